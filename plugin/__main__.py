@@ -1,0 +1,5 @@
+"""``python -m plugin`` is the ``relais`` command."""
+
+from plugin.cli import main
+
+main()

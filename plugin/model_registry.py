@@ -1,0 +1,7 @@
+"""Imports every module that defines tables, so that ``Base.metadata`` knows them all.
+
+Alembic's env.py and the test suite import this; add one line per package with tables.
+"""
+
+import frontend.models  # noqa: F401
+import plugin.models  # noqa: F401

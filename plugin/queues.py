@@ -1,0 +1,77 @@
+"""RQ queues with the JSON serializer: jobs are dotted function paths called with ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+# Order matters: a worker listening to all of them serves the first non-empty one first.
+QUEUE_NAMES = ("webhooks", "events", "notifications", "wallet", "default")
+DEFAULT_JOB_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how late a job that raised is tried again (only for what can recover)."""
+
+    max: int = 5
+    intervals: Sequence[int] = (5, 30, 120, 600, 1800)
+
+    def to_rq(self) -> Retry:
+        return Retry(max=self.max, interval=list(self.intervals))
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class JobQueues:
+    """The named RQ queues of one Redis connection."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._queues = {
+            name: Queue(name, connection=redis, serializer=JSONSerializer)
+            for name in QUEUE_NAMES
+        }
+
+    def __getitem__(self, name: str) -> Queue:
+        return self._queues[name]
+
+    def all(self) -> list[Queue]:
+        return list(self._queues.values())
+
+    def enqueue(
+        self,
+        queue: str,
+        func: str,
+        *args: int | str | None,
+        job_id: str | None = None,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+        timeout: int = DEFAULT_JOB_TIMEOUT,
+        at: datetime | None = None,
+        delay: timedelta | None = None,
+    ) -> Job:
+        """Queue ``func`` (a dotted path) with plain JSON arguments.
+
+        ``job_id`` makes the enqueue itself idempotent: RQ overwrites a job with the same id
+        instead of queueing it twice.
+        """
+        options: dict[str, object] = {
+            "job_id": job_id,
+            "retry": retry.to_rq() if retry else None,
+            "job_timeout": timeout,
+            "result_ttl": 300,
+            "failure_ttl": 7 * 24 * 3600,
+        }
+        q = self._queues[queue]
+        if at is not None:
+            return q.enqueue_at(at, func, *args, **options)
+        if delay is not None:
+            return q.enqueue_in(delay, func, *args, **options)
+        return q.enqueue(func, *args, **options)

@@ -1,0 +1,76 @@
+"""``relais worker``: an RQ worker with RQ's scheduler and Relais' periodic sweeps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import Flask
+from redis.exceptions import RedisError
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from plugin.runtime import current_runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job queued every ``every`` seconds by exactly one of the running workers."""
+
+    name: str
+    job: str
+    every: int
+    queue: str = "default"
+
+
+PERIODIC_JOBS = [
+    PeriodicJob("sweep", "webhooks.jobs.sweep", every=30),
+]
+
+
+def run_worker(app: Flask, *, burst: bool = False) -> None:
+    """Work every queue until stopped (or until empty with ``burst``).
+
+    SimpleWorker runs jobs in this process instead of forking one per job: Relais' jobs are
+    short, idempotent and I/O bound, and the fork costs more than most of them. A job that
+    hangs is still stopped by its timeout (SIGALRM).
+    """
+    runtime = current_runtime()
+    worker = SimpleWorker(
+        runtime.queues.all(), connection=runtime.redis, serializer=JSONSerializer
+    )
+    stop = threading.Event()
+    if not burst:
+        ticker = threading.Thread(
+            target=_tick_periodic_jobs, args=(app, stop), name="relais-periodic", daemon=True
+        )
+        ticker.start()
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    finally:
+        stop.set()
+
+
+def _tick_periodic_jobs(app: Flask, stop: threading.Event) -> None:
+    with app.app_context():
+        runtime = current_runtime()
+        while not stop.wait(1.0):
+            now = int(time.time())
+            for periodic in PERIODIC_JOBS:
+                slot = now // periodic.every
+                key = f"relais:periodic:{periodic.name}:{slot}"
+                try:
+                    # SET NX: among all running workers, the first to claim the slot queues it.
+                    if runtime.redis.set(key, 1, nx=True, ex=periodic.every * 2):
+                        runtime.queues.enqueue(
+                            periodic.queue,
+                            periodic.job,
+                            job_id=f"periodic-{periodic.name}-{slot}",
+                            retry=None,
+                        )
+                except RedisError as exc:
+                    log.warning("periodic %s not queued: %s", periodic.name, type(exc).__name__)

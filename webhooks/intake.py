@@ -1,0 +1,186 @@
+"""``POST /webhooks``: verify, store, queue, answer fast.
+
+The answer is 200 only once the delivery is stored in the database and its job queued in
+Redis; if either is unreachable the answer is 503 so that Shopify delivers it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, Response, jsonify, request
+from redis.exceptions import RedisError
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from plugin import stats
+from plugin.db import Database, utcnow
+from plugin.errors import PayloadError
+from plugin.models import WebhookDelivery
+from plugin.queues import JobQueues
+from plugin.runtime import current_runtime
+from plugin.upsert import insert_ignore
+from webhooks.payloads import parse_time
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
+TOPIC = re.compile(r"^[a-z_]{1,40}/[a-z_]{1,40}$")
+PROCESS_JOB = "webhooks.jobs.process_delivery"
+
+
+@dataclass(frozen=True)
+class IncomingDelivery:
+    """The headers Shopify sends with every webhook, checked."""
+
+    webhook_id: str
+    topic: str
+    shop_domain: str
+    api_version: str | None
+    event_id: str | None
+    triggered_at: datetime | None
+
+
+def _bad_request(reason: str, topic: str = "unknown") -> tuple[Response, int]:
+    log.warning("webhook rejected: %s", reason)
+    _count(topic, "bad_request")
+    return jsonify(error=reason), 400
+
+
+def _count(topic: str, outcome: str) -> None:
+    try:
+        stats.count_webhook(current_runtime().redis, topic, outcome)
+    except RedisError:  # metrics never decide an answer
+        pass
+
+
+@bp.post("/webhooks")
+def receive() -> tuple[Response, int]:
+    """Shopify's webhook endpoint for every topic."""
+    runtime = current_runtime()
+    raw = request.get_data(cache=False)
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _bad_request("body is not UTF-8")
+    verification = runtime.shopify.verify_webhook_req(
+        {"method": request.method, "headers": dict(request.headers), "url": request.url, "body": body}
+    )
+    if not verification.ok:
+        status = verification.response.status
+        log.warning("webhook refused (%s): %s", status, verification.log.code)
+        _count("unknown", "unauthorized" if status == 401 else "bad_request")
+        reason = "invalid signature" if status == 401 else verification.log.code
+        return jsonify(error=reason), status
+
+    try:
+        incoming = _read_headers()
+    except PayloadError as exc:
+        return _bad_request(str(exc))
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return _bad_request(f"body is not JSON ({exc.msg} at {exc.pos})", incoming.topic)
+    if not isinstance(payload, dict):
+        return _bad_request("body is not a JSON object", incoming.topic)
+
+    try:
+        delivery_id, should_queue = store_delivery(runtime.db, incoming, body)
+        if should_queue:
+            queue_delivery(runtime.queues, delivery_id)
+    except SQLAlchemyError as exc:
+        log.error("webhook %s not stored, database unavailable: %s", incoming.webhook_id, type(exc).__name__)
+        return _unavailable(incoming.topic)
+    except RedisError as exc:
+        log.error("webhook %s not queued, redis unavailable: %s", incoming.webhook_id, type(exc).__name__)
+        return _unavailable(incoming.topic)
+    _count(incoming.topic, "accepted" if should_queue else "duplicate")
+    return jsonify(status="accepted" if should_queue else "duplicate", id=delivery_id), 200
+
+
+def _unavailable(topic: str) -> tuple[Response, int]:
+    _count(topic, "unavailable")
+    response = jsonify(error="temporarily unavailable, retry later")
+    response.headers["Retry-After"] = "5"
+    return response, 503
+
+
+def _read_headers() -> IncomingDelivery:
+    headers = request.headers
+    topic = (headers.get("X-Shopify-Topic") or "").strip()
+    shop_domain = (headers.get("X-Shopify-Shop-Domain") or "").strip().lower()
+    webhook_id = (headers.get("X-Shopify-Webhook-Id") or "").strip()
+    if not topic or not TOPIC.match(topic):
+        raise PayloadError("X-Shopify-Topic header missing or malformed")
+    if not SHOP_DOMAIN.match(shop_domain):
+        raise PayloadError("X-Shopify-Shop-Domain header missing or not a myshopify.com domain")
+    if not webhook_id or len(webhook_id) > 128:
+        raise PayloadError("X-Shopify-Webhook-Id header missing or too long")
+    try:
+        triggered_at = parse_time(headers.get("X-Shopify-Triggered-At"), field="triggered_at")
+    except PayloadError:
+        log.warning("webhook %s: unreadable X-Shopify-Triggered-At ignored", webhook_id)
+        triggered_at = None
+    return IncomingDelivery(
+        webhook_id=webhook_id,
+        topic=topic,
+        shop_domain=shop_domain,
+        api_version=(headers.get("X-Shopify-API-Version") or "")[:16] or None,
+        event_id=(headers.get("X-Shopify-Event-Id") or "")[:128] or None,
+        triggered_at=triggered_at,
+    )
+
+
+def store_delivery(db: Database, incoming: IncomingDelivery, body: str) -> tuple[int, bool]:
+    """Store a delivery once per webhook id; returns its id and whether to queue it.
+
+    A repeated webhook id is queued again only while its first copy is still unprocessed
+    (the first answer may have been a 503 because Redis was down).
+    """
+    with db.transaction() as session:
+        result = session.execute(
+            insert_ignore(
+                session,
+                WebhookDelivery,
+                {
+                    "webhook_id": incoming.webhook_id,
+                    "topic": incoming.topic,
+                    "shop_domain": incoming.shop_domain,
+                    "api_version": incoming.api_version,
+                    "event_id": incoming.event_id,
+                    "triggered_at": incoming.triggered_at,
+                    "received_at": utcnow(),
+                    "status": "received",
+                    "attempts": 0,
+                    "duplicates": 0,
+                    "payload": body,
+                    "payload_sha256": hashlib.sha256(body.encode()).hexdigest(),
+                    "payload_bytes": len(body.encode()),
+                },
+                conflict_columns=["webhook_id"],
+            )
+        )
+        inserted = bool(result.rowcount)
+        row = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.status).where(
+                WebhookDelivery.webhook_id == incoming.webhook_id
+            )
+        ).one()
+        if not inserted:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id)
+                .values(duplicates=WebhookDelivery.duplicates + 1)
+            )
+    return row.id, inserted or row.status == "received"
+
+
+def queue_delivery(queues: JobQueues, delivery_id: int) -> None:
+    """Queue the job that applies a stored delivery."""
+    queues.enqueue("webhooks", PROCESS_JOB, delivery_id, job_id=f"delivery-{delivery_id}")
