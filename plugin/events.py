@@ -20,7 +20,7 @@ from plugin.db import Database, utcnow
 from plugin.milestones import Milestone
 from plugin.models import DomainEvent
 from plugin.queues import JobQueues
-from plugin.upsert import insert_ignore
+from plugin.upsert import insert_once
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +51,20 @@ def record_milestone(
     ``dedupe_key`` names the fact (for example the timeline entry that caused it), so that
     processing the same webhook twice announces it once.
     """
-    session.execute(
-        insert_ignore(
-            session,
-            DomainEvent,
-            {
-                "shop_id": shop_id,
-                "order_id": order_id,
-                "shipment_id": shipment_id,
-                "kind": MILESTONE_REACHED,
-                "milestone": milestone.value,
-                "happened_at": happened_at,
-                "dedupe_key": dedupe_key[:160],
-                "created_at": utcnow(),
-            },
-            conflict_columns=["dedupe_key"],
-        )
+    insert_once(
+        session,
+        DomainEvent,
+        {
+            "shop_id": shop_id,
+            "order_id": order_id,
+            "shipment_id": shipment_id,
+            "kind": MILESTONE_REACHED,
+            "milestone": milestone.value,
+            "happened_at": happened_at,
+            "dedupe_key": dedupe_key[:160],
+            "created_at": utcnow(),
+        },
+        conflict_columns=["dedupe_key"],
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
 from plugin.models import DataExport, Order, Shipment, Shop, TrackingEvent, WebhookDelivery
-from plugin.upsert import insert_ignore
+from plugin.upsert import insert_once
 
 REDACTED = None
 
@@ -62,9 +62,7 @@ def customer_order_ids(session: Session, shop_id: int, ref: CustomerRef) -> list
         conditions.append(Order.shopify_id.in_(ref.order_shopify_ids))
     if not conditions:
         return []
-    return list(
-        session.scalars(select(Order.id).where(Order.shop_id == shop_id, or_(*conditions)))
-    )
+    return list(session.scalars(select(Order.id).where(Order.shop_id == shop_id, or_(*conditions))))
 
 
 def export_customer(
@@ -85,19 +83,17 @@ def export_customer(
     }
     for holder in holders:
         content[holder.name] = holder.export(session, shop.id, order_ids)
-    session.execute(
-        insert_ignore(
-            session,
-            DataExport,
-            {
-                "shop_id": shop.id,
-                "data_request_id": data_request_id,
-                "customer_shopify_id": ref.customer_shopify_id,
-                "content": content,
-                "created_at": utcnow(),
-            },
-            conflict_columns=["shop_id", "data_request_id"],
-        )
+    insert_once(
+        session,
+        DataExport,
+        {
+            "shop_id": shop.id,
+            "data_request_id": data_request_id,
+            "customer_shopify_id": ref.customer_shopify_id,
+            "content": content,
+            "created_at": utcnow(),
+        },
+        conflict_columns=["shop_id", "data_request_id"],
     )
     export_id = session.scalar(
         select(DataExport.id).where(
@@ -111,9 +107,9 @@ def export_customer(
 def _order_export(session: Session, order: Order) -> dict[str, Any]:
     shipments = session.scalars(select(Shipment).where(Shipment.order_id == order.id))
     events = session.scalars(
-        select(TrackingEvent).where(TrackingEvent.order_id == order.id).order_by(
-            TrackingEvent.happened_at
-        )
+        select(TrackingEvent)
+        .where(TrackingEvent.order_id == order.id)
+        .order_by(TrackingEvent.happened_at)
     )
     return {
         "id": order.shopify_id,

@@ -26,7 +26,7 @@ from plugin.milestones import (
     from_shopify_status,
 )
 from plugin.models import Order, Shipment, Shop, TrackingEvent
-from plugin.upsert import insert_ignore
+from plugin.upsert import insert_once
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,7 @@ class Outcome:
 
 def ensure_shop(session: Session, domain: str) -> Shop:
     """The shop row for ``domain``, created on first sight (installs arrive as webhooks too)."""
-    session.execute(
-        insert_ignore(session, Shop, {"domain": domain, "settings": {}}, conflict_columns=["domain"])
-    )
+    insert_once(session, Shop, {"domain": domain, "settings": {}}, conflict_columns=["domain"])
     shop = session.scalar(select(Shop).where(Shop.domain == domain))
     assert shop is not None
     return shop
@@ -185,11 +183,7 @@ def ensure_shop(session: Session, domain: str) -> Shop:
 def apply_shop(session: Session, snapshot: ShopSnapshot) -> Shop:
     """Update a shop's details unless a newer update was already applied."""
     shop = ensure_shop(session, snapshot.domain)
-    if (
-        snapshot.updated_at
-        and shop.shop_updated_at
-        and snapshot.updated_at < shop.shop_updated_at
-    ):
+    if snapshot.updated_at and shop.shop_updated_at and snapshot.updated_at < shop.shop_updated_at:
         return shop
     for name in (
         "shopify_id",
@@ -222,19 +216,17 @@ def mark_installed(session: Session, shop: Shop) -> None:
 
 def _lock_order(session: Session, shop: Shop, order_shopify_id: int) -> Order:
     """The order row, created as a placeholder if unknown, locked for this transaction."""
-    session.execute(
-        insert_ignore(
-            session,
-            Order,
-            {
-                "shop_id": shop.id,
-                "shopify_id": order_shopify_id,
-                "is_complete": False,
-                "public_id": secrets.token_urlsafe(16),
-                "line_items": [],
-            },
-            conflict_columns=["shop_id", "shopify_id"],
-        )
+    insert_once(
+        session,
+        Order,
+        {
+            "shop_id": shop.id,
+            "shopify_id": order_shopify_id,
+            "is_complete": False,
+            "public_id": secrets.token_urlsafe(16),
+            "line_items": [],
+        },
+        conflict_columns=["shop_id", "shopify_id"],
     )
     order = session.scalar(
         select(Order)
@@ -387,19 +379,17 @@ def apply_fulfillment(
 
 
 def _ensure_shipment(session: Session, shop: Shop, order: Order, fulfillment_id: int) -> Shipment:
-    session.execute(
-        insert_ignore(
-            session,
-            Shipment,
-            {
-                "shop_id": shop.id,
-                "order_id": order.id,
-                "shopify_fulfillment_id": fulfillment_id,
-                "milestone": Milestone.LABEL_CREATED.value,
-                "line_items": [],
-            },
-            conflict_columns=["shop_id", "shopify_fulfillment_id"],
-        )
+    insert_once(
+        session,
+        Shipment,
+        {
+            "shop_id": shop.id,
+            "order_id": order.id,
+            "shopify_fulfillment_id": fulfillment_id,
+            "milestone": Milestone.LABEL_CREATED.value,
+            "line_items": [],
+        },
+        conflict_columns=["shop_id", "shopify_fulfillment_id"],
     )
     shipment = session.scalar(
         select(Shipment).where(
@@ -445,7 +435,14 @@ def apply_fulfillment_event(
         if snapshot.estimated_delivery_at:
             shipment.estimated_delivery_at = snapshot.estimated_delivery_at
         _move_shipment(
-            session, order, shipment, milestone, snapshot.status, snapshot.happened_at, key, outcome,
+            session,
+            order,
+            shipment,
+            milestone,
+            snapshot.status,
+            snapshot.happened_at,
+            key,
+            outcome,
             add_line=False,
         )
     else:
@@ -521,14 +518,26 @@ def _move_shipment(
         # A late status still belongs in the history, once.
         if add_line and not _has_line(session, shipment, milestone):
             _add_timeline(
-                session, order, shipment, dedupe_key=key, source="fulfillment",
-                milestone=milestone, raw_status=raw_status, happened_at=happened_at,
+                session,
+                order,
+                shipment,
+                dedupe_key=key,
+                source="fulfillment",
+                milestone=milestone,
+                raw_status=raw_status,
+                happened_at=happened_at,
             )
         return
     if add_line:
         _add_timeline(
-            session, order, shipment, dedupe_key=key, source="fulfillment",
-            milestone=milestone, raw_status=raw_status, happened_at=happened_at,
+            session,
+            order,
+            shipment,
+            dedupe_key=key,
+            source="fulfillment",
+            milestone=milestone,
+            raw_status=raw_status,
+            happened_at=happened_at,
         )
     changed = milestone.value != shipment.milestone or shipment.milestone_at is None
     shipment.milestone = milestone.value
@@ -573,29 +582,26 @@ def _add_timeline(
     estimated_delivery_at: datetime | None = None,
 ) -> bool:
     """Insert one timeline line unless its dedupe key is there; True if inserted."""
-    result = session.execute(
-        insert_ignore(
-            session,
-            TrackingEvent,
-            {
-                "shop_id": order.shop_id,
-                "order_id": order.id,
-                "shipment_id": shipment.id if shipment else None,
-                "dedupe_key": dedupe_key[:128],
-                "source": source,
-                "shopify_event_id": shopify_event_id,
-                "milestone": milestone.value if milestone else None,
-                "raw_status": (raw_status or "")[:64] or None,
-                "message": message,
-                "city": city,
-                "country_code": (country_code or "")[:2] or None,
-                "estimated_delivery_at": estimated_delivery_at,
-                "happened_at": happened_at,
-            },
-            conflict_columns=["order_id", "dedupe_key"],
-        )
+    return insert_once(
+        session,
+        TrackingEvent,
+        {
+            "shop_id": order.shop_id,
+            "order_id": order.id,
+            "shipment_id": shipment.id if shipment else None,
+            "dedupe_key": dedupe_key[:128],
+            "source": source,
+            "shopify_event_id": shopify_event_id,
+            "milestone": milestone.value if milestone else None,
+            "raw_status": (raw_status or "")[:64] or None,
+            "message": message,
+            "city": city,
+            "country_code": (country_code or "")[:2] or None,
+            "estimated_delivery_at": estimated_delivery_at,
+            "happened_at": happened_at,
+        },
+        conflict_columns=["order_id", "dedupe_key"],
     )
-    return bool(result.rowcount)
 
 
 def _announce(

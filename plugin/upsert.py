@@ -1,4 +1,4 @@
-"""Dialect-aware INSERT ... ON CONFLICT, the one way Relais writes "create once" rows."""
+"""Dialect-aware INSERT ... ON CONFLICT DO NOTHING: the one way Relais writes "create once"."""
 
 from __future__ import annotations
 
@@ -9,23 +9,28 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(
+def insert_once(
     session: Session,
     model: type[Any],
     values: Mapping[str, Any],
     *,
     conflict_columns: Sequence[str],
-) -> Any:
-    """An INSERT that does nothing when a row with the same unique key exists.
+) -> bool:
+    """Insert a row unless one with the same unique key exists; True if this call inserted it.
 
-    Execute it and read ``result.rowcount`` (1 inserted, 0 already there); on PostgreSQL
-    and SQLite this is one statement, so two workers racing cannot both insert.
+    One statement on PostgreSQL and SQLite, so two workers racing cannot both insert (no
+    check-then-act). The answer comes from RETURNING, which both databases report reliably
+    (``rowcount`` is -1 on PostgreSQL for this statement).
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        stmt = postgresql.insert(model).values(**values)
+        stmt: Any = postgresql.insert(model).values(**values)
     elif dialect == "sqlite":
         stmt = sqlite.insert(model).values(**values)
     else:  # pragma: no cover - only the two supported databases
         raise NotImplementedError(f"no upsert for {dialect}")
-    return stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    primary_key = list(model.__table__.primary_key.columns)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns)).returning(
+        *primary_key
+    )
+    return session.execute(stmt).first() is not None

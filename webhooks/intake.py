@@ -24,7 +24,7 @@ from plugin.errors import PayloadError
 from plugin.models import WebhookDelivery
 from plugin.queues import JobQueues
 from plugin.runtime import current_runtime
-from plugin.upsert import insert_ignore
+from plugin.upsert import insert_once
 from webhooks.payloads import parse_time
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,12 @@ def receive() -> tuple[Response, int]:
     except UnicodeDecodeError:
         return _bad_request("body is not UTF-8")
     verification = runtime.shopify.verify_webhook_req(
-        {"method": request.method, "headers": dict(request.headers), "url": request.url, "body": body}
+        {
+            "method": request.method,
+            "headers": dict(request.headers),
+            "url": request.url,
+            "body": body,
+        }
     )
     if not verification.ok:
         status = verification.response.status
@@ -95,10 +100,16 @@ def receive() -> tuple[Response, int]:
         if should_queue:
             queue_delivery(runtime.queues, delivery_id)
     except SQLAlchemyError as exc:
-        log.error("webhook %s not stored, database unavailable: %s", incoming.webhook_id, type(exc).__name__)
+        log.error(
+            "webhook %s not stored, database unavailable: %s",
+            incoming.webhook_id,
+            type(exc).__name__,
+        )
         return _unavailable(incoming.topic)
     except RedisError as exc:
-        log.error("webhook %s not queued, redis unavailable: %s", incoming.webhook_id, type(exc).__name__)
+        log.error(
+            "webhook %s not queued, redis unavailable: %s", incoming.webhook_id, type(exc).__name__
+        )
         return _unavailable(incoming.topic)
     _count(incoming.topic, "accepted" if should_queue else "duplicate")
     return jsonify(status="accepted" if should_queue else "duplicate", id=delivery_id), 200
@@ -144,29 +155,26 @@ def store_delivery(db: Database, incoming: IncomingDelivery, body: str) -> tuple
     (the first answer may have been a 503 because Redis was down).
     """
     with db.transaction() as session:
-        result = session.execute(
-            insert_ignore(
-                session,
-                WebhookDelivery,
-                {
-                    "webhook_id": incoming.webhook_id,
-                    "topic": incoming.topic,
-                    "shop_domain": incoming.shop_domain,
-                    "api_version": incoming.api_version,
-                    "event_id": incoming.event_id,
-                    "triggered_at": incoming.triggered_at,
-                    "received_at": utcnow(),
-                    "status": "received",
-                    "attempts": 0,
-                    "duplicates": 0,
-                    "payload": body,
-                    "payload_sha256": hashlib.sha256(body.encode()).hexdigest(),
-                    "payload_bytes": len(body.encode()),
-                },
-                conflict_columns=["webhook_id"],
-            )
+        inserted = insert_once(
+            session,
+            WebhookDelivery,
+            {
+                "webhook_id": incoming.webhook_id,
+                "topic": incoming.topic,
+                "shop_domain": incoming.shop_domain,
+                "api_version": incoming.api_version,
+                "event_id": incoming.event_id,
+                "triggered_at": incoming.triggered_at,
+                "received_at": utcnow(),
+                "status": "received",
+                "attempts": 0,
+                "duplicates": 0,
+                "payload": body,
+                "payload_sha256": hashlib.sha256(body.encode()).hexdigest(),
+                "payload_bytes": len(body.encode()),
+            },
+            conflict_columns=["webhook_id"],
         )
-        inserted = bool(result.rowcount)
         row = session.execute(
             select(WebhookDelivery.id, WebhookDelivery.status).where(
                 WebhookDelivery.webhook_id == incoming.webhook_id
