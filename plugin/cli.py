@@ -114,4 +114,3 @@ def demo(port: int | None, no_wait: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli()
-

@@ -38,7 +38,7 @@ class Config:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_base_url: str | None = None
-    pass_type_identifier: str = "pass.com.relais.order"
+    pass_type_identifier: str = "pass.com.relais.order"  # noqa: S105 - an identifier
     order_type_identifier: str = "order.com.relais"
     apple_team_id: str = "RELAISDEV1"
     wallet_certificate: str | None = None

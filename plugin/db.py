@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Naming constraints keeps Alembic migrations identical on SQLite and PostgreSQL.
@@ -45,15 +48,26 @@ class Database:
         # On SQLite, writers take the lock at BEGIN; readers must not, or a read inside a
         # write (or two readers) would queue behind each other.
         self.read_engine = (
-            make_engine(url, echo=echo, immediate=False) if url.startswith("sqlite") else self.engine
+            make_engine(url, echo=echo, immediate=False)
+            if url.startswith("sqlite")
+            else self.engine
         )
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._writers: AbstractContextManager[None] = (
+            SQLiteWriterQueue(url) if url.startswith("sqlite") else nullcontext()
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        with self.sessions() as session, session.begin():
+        with self._writers, self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A bare connection inside one transaction, for hot paths that skip the ORM."""
+        with self._writers, self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -101,9 +115,41 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    # Take the write lock at BEGIN: a transaction that reads then writes can otherwise fail
-    # with "database is locked" instead of waiting its turn (busy_timeout only covers BEGIN).
+    # Take SQLite's write lock at the start: a transaction that reads then writes would
+    # otherwise fail with "database is locked" instead of waiting its turn.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SQLiteWriterQueue:
+    """Queue SQLite writers of every process on a file lock before they BEGIN.
+
+    SQLite makes a writer that finds the database locked poll with growing sleeps, which
+    turns two busy web processes into latency spikes of tens of milliseconds; a blocking
+    ``flock`` wakes the next writer the moment the previous one has committed.
+    """
+
+    def __init__(self, url: str) -> None:
+        database = url.split("///", 1)[-1].split("?", 1)[0]
+        self.path = f"{database}.writers" if database and database != ":memory:" else None
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self.path is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            # The folder is missing or read-only: SQLite's own locking still holds.
+            self._fd = None
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

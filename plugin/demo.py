@@ -89,106 +89,301 @@ def demo_story(now: datetime) -> list[Webhook]:
     """The webhooks of a day in the life of a French shop, in the order they arrive."""
     hooks: list[Webhook] = []
 
-    def add(topic: str, payload: dict[str, Any], label: str, webhook_id: str | None = None) -> Webhook:
+    def add(
+        topic: str, payload: dict[str, Any], label: str, webhook_id: str | None = None
+    ) -> Webhook:
         hook = Webhook(topic, payload, webhook_id or str(uuid.uuid4()), label)
         hooks.append(hook)
         return hook
 
     start = now - timedelta(days=3)
-    add("shop/update", shop_payload(name="Maison Lumière", domain="maison-lumiere.fr",
-                                    email="bonjour@maison-lumiere.fr", updated_at=start),
-        "the shop's details")
+    add(
+        "shop/update",
+        shop_payload(
+            name="Maison Lumière",
+            domain="maison-lumiere.fr",
+            email="bonjour@maison-lumiere.fr",
+            updated_at=start,
+        ),
+        "the shop's details",
+    )
 
     # 1. #1001: a French order to a Mondial Relay pickup point.
-    camille = Shopper("Camille", "Martin", "camille.martin@example.fr", "+33612345678", "Lyon",
-                      "69003", "FR", "fr", sms_consent=True)
+    camille = Shopper(
+        "Camille",
+        "Martin",
+        "camille.martin@example.fr",
+        "+33612345678",
+        "Lyon",
+        "69003",
+        "FR",
+        "fr",
+        sms_consent=True,
+    )
     candle = Item("Bougie parfumée Figuier", "32.00", sku="BOUGIE-FIG")
     o1, f1 = next_id(), next_id()
-    pickup = {"name": "Relais Tabac Presse du Parc", "address1": "8 avenue Foch",
-              "zip": "69006", "city": "Lyon"}
-    add("orders/create", order_payload(order_id=o1, number=1001, shopper=camille, items=[candle],
-                                       created_at=start, shipping_title="Mondial Relay Point Relais",
-                                       pickup=pickup), "#1001 ordered (pickup point)")
-    add("fulfillments/create", fulfillment_payload(
-        fulfillment_id=f1, order_id=o1, name="#1001.1", items=[candle], created_at=start + timedelta(hours=5),
-        carrier="Mondial Relay", tracking_number="MR48213377",
-        tracking_url="https://www.mondialrelay.fr/suivi-de-colis/?NumeroExpedition=48213377"),
-        "#1001 shipped")
-    for hours, status, city in [(20, "in_transit", "Lyon"), (44, "ready_for_pickup", "Lyon"),
-                                (60, "picked_up", "Lyon")]:
-        add("fulfillment_events/create", fulfillment_event_payload(
-            event_id=next_id(), fulfillment_id=f1, order_id=o1, status=status,
-            happened_at=start + timedelta(hours=hours), city=city), f"#1001 {status}")
+    pickup = {
+        "name": "Relais Tabac Presse du Parc",
+        "address1": "8 avenue Foch",
+        "zip": "69006",
+        "city": "Lyon",
+    }
+    add(
+        "orders/create",
+        order_payload(
+            order_id=o1,
+            number=1001,
+            shopper=camille,
+            items=[candle],
+            created_at=start,
+            shipping_title="Mondial Relay Point Relais",
+            pickup=pickup,
+        ),
+        "#1001 ordered (pickup point)",
+    )
+    add(
+        "fulfillments/create",
+        fulfillment_payload(
+            fulfillment_id=f1,
+            order_id=o1,
+            name="#1001.1",
+            items=[candle],
+            created_at=start + timedelta(hours=5),
+            carrier="Mondial Relay",
+            tracking_number="MR48213377",
+            tracking_url="https://www.mondialrelay.fr/suivi-de-colis/?NumeroExpedition=48213377",
+        ),
+        "#1001 shipped",
+    )
+    for hours, status, city in [
+        (20, "in_transit", "Lyon"),
+        (44, "ready_for_pickup", "Lyon"),
+        (60, "picked_up", "Lyon"),
+    ]:
+        add(
+            "fulfillment_events/create",
+            fulfillment_event_payload(
+                event_id=next_id(),
+                fulfillment_id=f1,
+                order_id=o1,
+                status=status,
+                happened_at=start + timedelta(hours=hours),
+                city=city,
+            ),
+            f"#1001 {status}",
+        )
 
     # 2. #1002: a split shipment, two parcels from two warehouses.
-    louis = Shopper("Louis", "Bernard", "louis.bernard@example.fr", "+33698765432", "Nantes",
-                    "44000", "FR", "fr", email_consent=True)
+    louis = Shopper(
+        "Louis",
+        "Bernard",
+        "louis.bernard@example.fr",
+        "+33698765432",
+        "Nantes",
+        "44000",
+        "FR",
+        "fr",
+        email_consent=True,
+    )
     lamp, vase = Item("Lampe Opaline", "89.00"), Item("Vase en grès", "45.00")
     o2, f2a, f2b = next_id(), next_id(), next_id()
-    add("orders/create", order_payload(order_id=o2, number=1002, shopper=louis, items=[lamp, vase],
-                                       created_at=start + timedelta(hours=1)), "#1002 ordered")
-    add("fulfillments/create", fulfillment_payload(
-        fulfillment_id=f2a, order_id=o2, name="#1002.1", items=[lamp],
-        created_at=start + timedelta(hours=6), tracking_number="6A10000000021"), "#1002 parcel 1 shipped")
-    add("fulfillments/create", fulfillment_payload(
-        fulfillment_id=f2b, order_id=o2, name="#1002.2", items=[vase], carrier="Chronopost",
-        created_at=start + timedelta(hours=30), tracking_number="XY123456789FR",
-        tracking_url="https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT=XY123456789FR"),
-        "#1002 parcel 2 shipped")
-    add("fulfillment_events/create", fulfillment_event_payload(
-        event_id=next_id(), fulfillment_id=f2a, order_id=o2, status="delivered",
-        happened_at=start + timedelta(hours=40), city="Nantes"), "#1002 parcel 1 delivered")
-    add("fulfillment_events/create", fulfillment_event_payload(
-        event_id=next_id(), fulfillment_id=f2b, order_id=o2, status="in_transit",
-        happened_at=start + timedelta(hours=45), city="Rennes",
-        estimated_delivery_at=now + timedelta(days=1)), "#1002 parcel 2 in transit")
+    add(
+        "orders/create",
+        order_payload(
+            order_id=o2,
+            number=1002,
+            shopper=louis,
+            items=[lamp, vase],
+            created_at=start + timedelta(hours=1),
+        ),
+        "#1002 ordered",
+    )
+    add(
+        "fulfillments/create",
+        fulfillment_payload(
+            fulfillment_id=f2a,
+            order_id=o2,
+            name="#1002.1",
+            items=[lamp],
+            created_at=start + timedelta(hours=6),
+            tracking_number="6A10000000021",
+        ),
+        "#1002 parcel 1 shipped",
+    )
+    add(
+        "fulfillments/create",
+        fulfillment_payload(
+            fulfillment_id=f2b,
+            order_id=o2,
+            name="#1002.2",
+            items=[vase],
+            carrier="Chronopost",
+            created_at=start + timedelta(hours=30),
+            tracking_number="XY123456789FR",
+            tracking_url="https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT=XY123456789FR",
+        ),
+        "#1002 parcel 2 shipped",
+    )
+    add(
+        "fulfillment_events/create",
+        fulfillment_event_payload(
+            event_id=next_id(),
+            fulfillment_id=f2a,
+            order_id=o2,
+            status="delivered",
+            happened_at=start + timedelta(hours=40),
+            city="Nantes",
+        ),
+        "#1002 parcel 1 delivered",
+    )
+    add(
+        "fulfillment_events/create",
+        fulfillment_event_payload(
+            event_id=next_id(),
+            fulfillment_id=f2b,
+            order_id=o2,
+            status="in_transit",
+            happened_at=start + timedelta(hours=45),
+            city="Rennes",
+            estimated_delivery_at=now + timedelta(days=1),
+        ),
+        "#1002 parcel 2 in transit",
+    )
 
     # 3. #1003: a failed delivery attempt, then delivered (shopper writes in English).
-    emma = Shopper("Emma", "Wilson", "emma.wilson@example.com", "+447700900123", "Paris", "75011",
-                   "FR", "en")
+    emma = Shopper(
+        "Emma", "Wilson", "emma.wilson@example.com", "+447700900123", "Paris", "75011", "FR", "en"
+    )
     scarf = Item("Linen scarf", "59.00")
     o3, f3 = next_id(), next_id()
-    add("orders/create", order_payload(order_id=o3, number=1003, shopper=emma, items=[scarf],
-                                       created_at=start + timedelta(hours=2)), "#1003 ordered")
-    add("fulfillments/create", fulfillment_payload(
-        fulfillment_id=f3, order_id=o3, name="#1003.1", items=[scarf],
-        created_at=start + timedelta(hours=8), tracking_number="6A10000000033"), "#1003 shipped")
-    events3 = [(30, "out_for_delivery"), (36, "attempted_delivery"), (54, "out_for_delivery"),
-               (58, "delivered")]
+    add(
+        "orders/create",
+        order_payload(
+            order_id=o3,
+            number=1003,
+            shopper=emma,
+            items=[scarf],
+            created_at=start + timedelta(hours=2),
+        ),
+        "#1003 ordered",
+    )
+    add(
+        "fulfillments/create",
+        fulfillment_payload(
+            fulfillment_id=f3,
+            order_id=o3,
+            name="#1003.1",
+            items=[scarf],
+            created_at=start + timedelta(hours=8),
+            tracking_number="6A10000000033",
+        ),
+        "#1003 shipped",
+    )
+    events3 = [
+        (30, "out_for_delivery"),
+        (36, "attempted_delivery"),
+        (54, "out_for_delivery"),
+        (58, "delivered"),
+    ]
     for hours, status in events3:
-        add("fulfillment_events/create", fulfillment_event_payload(
-            event_id=next_id(), fulfillment_id=f3, order_id=o3, status=status,
-            happened_at=start + timedelta(hours=hours), city="Paris"), f"#1003 {status}")
+        add(
+            "fulfillment_events/create",
+            fulfillment_event_payload(
+                event_id=next_id(),
+                fulfillment_id=f3,
+                order_id=o3,
+                status=status,
+                happened_at=start + timedelta(hours=hours),
+                city="Paris",
+            ),
+            f"#1003 {status}",
+        )
 
     # 4. #1004: cancelled before shipping.
-    jules = Shopper("Jules", "Petit", "jules.petit@example.fr", None, "Bordeaux", "33000", "FR", "fr")
+    jules = Shopper(
+        "Jules", "Petit", "jules.petit@example.fr", None, "Bordeaux", "33000", "FR", "fr"
+    )
     plaid = Item("Plaid en laine", "120.00")
     o4 = next_id()
     created4 = start + timedelta(hours=3)
-    add("orders/create", order_payload(order_id=o4, number=1004, shopper=jules, items=[plaid],
-                                       created_at=created4), "#1004 ordered")
-    add("orders/cancelled", order_payload(order_id=o4, number=1004, shopper=jules, items=[plaid],
-                                          created_at=created4, updated_at=created4 + timedelta(hours=2),
-                                          cancelled_at=created4 + timedelta(hours=2)),
-        "#1004 cancelled")
+    add(
+        "orders/create",
+        order_payload(order_id=o4, number=1004, shopper=jules, items=[plaid], created_at=created4),
+        "#1004 ordered",
+    )
+    add(
+        "orders/cancelled",
+        order_payload(
+            order_id=o4,
+            number=1004,
+            shopper=jules,
+            items=[plaid],
+            created_at=created4,
+            updated_at=created4 + timedelta(hours=2),
+            cancelled_at=created4 + timedelta(hours=2),
+        ),
+        "#1004 cancelled",
+    )
 
     # 5. #1005: Shopify delivers twice and out of order.
-    lea = Shopper("Léa", "Dubois", "lea.dubois@example.fr", "+33611223344", "Lille", "59000", "FR", "fr")
+    lea = Shopper(
+        "Léa", "Dubois", "lea.dubois@example.fr", "+33611223344", "Lille", "59000", "FR", "fr"
+    )
     mug = Item("Tasse émaillée", "18.00", quantity=2)
     o5, f5 = next_id(), next_id()
-    add("orders/create", order_payload(order_id=o5, number=1005, shopper=lea, items=[mug],
-                                       created_at=start + timedelta(hours=4)), "#1005 ordered")
-    add("fulfillments/create", fulfillment_payload(
-        fulfillment_id=f5, order_id=o5, name="#1005.1", items=[mug],
-        created_at=start + timedelta(hours=9), tracking_number="6A10000000055"), "#1005 shipped")
-    delivered = add("fulfillment_events/create", fulfillment_event_payload(
-        event_id=next_id(), fulfillment_id=f5, order_id=o5, status="delivered",
-        happened_at=start + timedelta(hours=50), city="Lille"), "#1005 delivered (arrives first)")
-    add("fulfillment_events/create", fulfillment_event_payload(
-        event_id=next_id(), fulfillment_id=f5, order_id=o5, status="in_transit",
-        happened_at=start + timedelta(hours=30), city="Arras"), "#1005 in transit (arrives late)")
-    add(delivered.topic, delivered.payload, "#1005 delivered again (duplicate delivery)",
-        webhook_id=delivered.webhook_id)
+    add(
+        "orders/create",
+        order_payload(
+            order_id=o5,
+            number=1005,
+            shopper=lea,
+            items=[mug],
+            created_at=start + timedelta(hours=4),
+        ),
+        "#1005 ordered",
+    )
+    add(
+        "fulfillments/create",
+        fulfillment_payload(
+            fulfillment_id=f5,
+            order_id=o5,
+            name="#1005.1",
+            items=[mug],
+            created_at=start + timedelta(hours=9),
+            tracking_number="6A10000000055",
+        ),
+        "#1005 shipped",
+    )
+    delivered = add(
+        "fulfillment_events/create",
+        fulfillment_event_payload(
+            event_id=next_id(),
+            fulfillment_id=f5,
+            order_id=o5,
+            status="delivered",
+            happened_at=start + timedelta(hours=50),
+            city="Lille",
+        ),
+        "#1005 delivered (arrives first)",
+    )
+    add(
+        "fulfillment_events/create",
+        fulfillment_event_payload(
+            event_id=next_id(),
+            fulfillment_id=f5,
+            order_id=o5,
+            status="in_transit",
+            happened_at=start + timedelta(hours=30),
+            city="Arras",
+        ),
+        "#1005 in transit (arrives late)",
+    )
+    add(
+        delivered.topic,
+        delivered.payload,
+        "#1005 delivered again (duplicate delivery)",
+        webhook_id=delivered.webhook_id,
+    )
     return hooks
 
 
@@ -251,7 +446,9 @@ def run_demo(*, port: int, wait: bool = True) -> int:
         processed = _wait_for(lambda: _all_processed(app_url), 60)
         print("all deliveries processed" if processed else "some deliveries are still queued")
         for number in (1001, 1002, 1003, 1004, 1005):
-            subprocess.run([*relais, "order", "show", DEMO_SHOP, f"#{number}"], env=env, check=False)  # noqa: S603
+            subprocess.run(  # noqa: S603 - our own command line
+                [*relais, "order", "show", DEMO_SHOP, f"#{number}"], env=env, check=False
+            )
             print()
         print("Look at:")
         print(f"  {app_url}/healthz")

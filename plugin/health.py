@@ -82,8 +82,8 @@ class RelaisCollector:
             rows = session.execute(
                 select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
             )
-            for status, count in rows:
-                deliveries.add_metric([status], count)
+            for status, stored in rows:
+                deliveries.add_metric([status], stored)
         yield deliveries
 
 
@@ -102,7 +102,7 @@ def _oldest_age(job_ids: list[str], redis: object) -> float:
 @bp.get("/metrics")
 def metrics() -> Response:
     registry = CollectorRegistry()
-    registry.register(RelaisCollector(current_runtime()))  # type: ignore[arg-type]
+    registry.register(RelaisCollector(current_runtime()))
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
 
 

@@ -12,7 +12,9 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         message = super().format(record).replace("\n", " | ")
-        return f"ts={self.formatTime(record)} level={record.levelname} logger={record.name} {message}"
+        return (
+            f"ts={self.formatTime(record)} level={record.levelname} logger={record.name} {message}"
+        )
 
 
 def configure_logging(*, testing: bool = False) -> None:

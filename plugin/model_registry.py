@@ -4,4 +4,6 @@ Alembic's env.py and the test suite import this; add one line per package with t
 """
 
 import frontend.models  # noqa: F401
-import plugin.models  # noqa: F401
+import plugin.admin.models
+import plugin.models
+import plugin.shopify.models  # noqa: F401

@@ -158,9 +158,7 @@ class TrackingEvent(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    shipment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("shipments.id", ondelete="CASCADE")
-    )
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
     dedupe_key: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(32))  # order | fulfillment | fulfillment_event
     shopify_event_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -206,7 +204,7 @@ class WebhookDelivery(Base):
 
 
 class DomainEvent(Base):
-    """"This shipment reached this milestone", recorded in the same transaction as the change.
+    """ "This shipment reached this milestone", recorded in the same transaction as the change.
 
     Subscribers (notifications, Wallet, analytics) get a job per event; ``dispatched_at``
     is set once those jobs are queued, and the sweeper queues the ones a crash left behind.
@@ -221,9 +219,7 @@ class DomainEvent(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    shipment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("shipments.id", ondelete="CASCADE")
-    )
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     milestone: Mapped[str] = mapped_column(String(32))
     happened_at: Mapped[datetime] = mapped_column(UTCDateTime)

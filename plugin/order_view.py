@@ -31,7 +31,9 @@ def describe_order(runtime: Runtime, shop_domain: str, order_ref: str) -> dict[s
         if order is None:
             raise OrderNotFound(f"no order {order_ref} in {domain}")
         shipments = list(
-            session.scalars(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id))
+            session.scalars(
+                select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id)
+            )
         )
         events = list(
             session.scalars(
@@ -56,7 +58,8 @@ def describe_order(runtime: Runtime, shop_domain: str, order_ref: str) -> dict[s
                 "cancelled_at": _iso(order.cancelled_at),
                 "redacted": order.redacted_at is not None,
                 "items": [
-                    {"title": i.get("title"), "quantity": i.get("quantity")} for i in order.line_items
+                    {"title": i.get("title"), "quantity": i.get("quantity")}
+                    for i in order.line_items
                 ],
             },
             "shipments": [
@@ -112,7 +115,8 @@ def render_text(view: dict[str, Any]) -> str:
     order = view["order"]
     lines = [
         f"Order {order['name'] or order['shopify_id']} — {view['shop']}",
-        f"  customer: {order['first_name'] or '-'} ({order['city'] or '-'}), locale {order['locale'] or '-'}",
+        f"  customer: {order['first_name'] or '-'} ({order['city'] or '-'}),"
+        f" locale {order['locale'] or '-'}",
         f"  delivery: {order['delivery_method'] or '-'}"
         + (f" → pickup at {order['pickup_point']['name']}" if order["pickup_point"] else ""),
     ]
@@ -123,7 +127,8 @@ def render_text(view: dict[str, Any]) -> str:
     lines.append(f"  shipments ({len(view['shipments'])}):")
     for s in view["shipments"]:
         lines.append(
-            f"    {s['name'] or s['fulfillment_id']}: {s['milestone']} since {s['milestone_at'] or '-'}"
+            f"    {s['name'] or s['fulfillment_id']}: {s['milestone']}"
+            f" since {s['milestone_at'] or '-'}"
             f" · {s['carrier'] or '-'} {s['tracking_number'] or ''}".rstrip()
         )
     lines.append("  timeline:")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -36,8 +37,7 @@ class JobQueues:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._queues = {
-            name: Queue(name, connection=redis, serializer=JSONSerializer)
-            for name in QUEUE_NAMES
+            name: Queue(name, connection=redis, serializer=JSONSerializer) for name in QUEUE_NAMES
         }
 
     def __getitem__(self, name: str) -> Queue:
@@ -56,11 +56,13 @@ class JobQueues:
         timeout: int = DEFAULT_JOB_TIMEOUT,
         at: datetime | None = None,
         delay: timedelta | None = None,
+        pipeline: Pipeline | None = None,
     ) -> Job:
         """Queue ``func`` (a dotted path) with plain JSON arguments.
 
         ``job_id`` makes the enqueue itself idempotent: RQ overwrites a job with the same id
-        instead of queueing it twice.
+        instead of queueing it twice. With ``pipeline`` the job is written when the caller
+        executes it (one round trip with the caller's own commands).
         """
         options: dict[str, object] = {
             "job_id": job_id,
@@ -74,4 +76,15 @@ class JobQueues:
             return q.enqueue_at(at, func, *args, **options)
         if delay is not None:
             return q.enqueue_in(delay, func, *args, **options)
+        if pipeline is not None:
+            return q.enqueue_call(
+                func,
+                args=args,
+                timeout=timeout,
+                result_ttl=300,
+                failure_ttl=7 * 24 * 3600,
+                job_id=job_id,
+                retry=options["retry"],  # type: ignore[arg-type]
+                pipeline=pipeline,
+            )
         return q.enqueue(func, *args, **options)

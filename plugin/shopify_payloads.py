@@ -82,7 +82,10 @@ def order_payload(
     shipping = dict(home)
     if pickup:
         shipping.update(
-            company=pickup["name"], address1=pickup["address1"], zip=pickup["zip"], city=pickup["city"]
+            company=pickup["name"],
+            address1=pickup["address1"],
+            zip=pickup["zip"],
+            city=pickup["city"],
         )
     return {
         "id": order_id,
@@ -192,8 +195,16 @@ def fulfillment_payload(
         "origin_address": None,
         "receipt": {},
         "line_items": [
-            {"id": i.id, "title": i.title, "name": i.title, "quantity": i.quantity, "price": i.price,
-             "product_id": i.product_id, "variant_id": i.variant_id, "sku": i.sku}
+            {
+                "id": i.id,
+                "title": i.title,
+                "name": i.title,
+                "quantity": i.quantity,
+                "price": i.price,
+                "product_id": i.product_id,
+                "variant_id": i.variant_id,
+                "sku": i.sku,
+            }
             for i in items
         ],
     }
@@ -234,9 +245,16 @@ def fulfillment_event_payload(
     }
 
 
-def shop_payload(*, name: str, domain: str, email: str, locale: str = "fr",
-                 timezone: str = "Europe/Paris", currency: str = "EUR",
-                 updated_at: datetime | None = None) -> dict[str, Any]:
+def shop_payload(
+    *,
+    name: str,
+    domain: str,
+    email: str,
+    locale: str = "fr",
+    timezone: str = "Europe/Paris",
+    currency: str = "EUR",
+    updated_at: datetime | None = None,
+) -> dict[str, Any]:
     """A shop as `shop/update` sends it."""
     return {
         "id": 548380009,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.client import Pipeline
 
 WEBHOOKS_KEY = "relais:metrics:webhooks"  # field "topic|outcome"
 MILESTONES_KEY = "relais:metrics:milestones"  # field "milestone"
@@ -18,7 +19,7 @@ class Count:
     value: int
 
 
-def count_webhook(redis: Redis, topic: str, outcome: str) -> None:
+def count_webhook(redis: Redis | Pipeline, topic: str, outcome: str) -> None:
     """One webhook received, by topic and outcome (accepted, duplicate, invalid...)."""
     redis.hincrby(WEBHOOKS_KEY, f"{topic}|{outcome}", 1)
 
@@ -30,7 +31,8 @@ def count_job_failure(redis: Redis, job: str) -> None:
 def read_counts(redis: Redis, key: str) -> Iterator[Count]:
     """Every counter of one hash, split back into its labels."""
     for field, value in redis.hgetall(key).items():
-        yield Count(tuple(field.decode().split("|")), int(value))
+        name = field.decode() if isinstance(field, bytes) else str(field)
+        yield Count(tuple(name.split("|")), int(value))
 
 
 def count_milestone_job(event_id: int) -> None:

@@ -542,9 +542,9 @@ def _move_shipment(
     changed = milestone.value != shipment.milestone or shipment.milestone_at is None
     shipment.milestone = milestone.value
     shipment.milestone_at = happened_at
-    if PROGRESS.get(milestone, 0) >= PROGRESS[Milestone.SHIPPED] and shipment.shipped_at is None:
-        if milestone != Milestone.CANCELLED:
-            shipment.shipped_at = happened_at
+    reached_shipping = PROGRESS.get(milestone, 0) >= PROGRESS[Milestone.SHIPPED]
+    if reached_shipping and milestone != Milestone.CANCELLED and shipment.shipped_at is None:
+        shipment.shipped_at = happened_at
     if milestone == Milestone.DELIVERED:
         shipment.delivered_at = happened_at
     if changed:
@@ -582,7 +582,7 @@ def _add_timeline(
     estimated_delivery_at: datetime | None = None,
 ) -> bool:
     """Insert one timeline line unless its dedupe key is there; True if inserted."""
-    return insert_once(
+    new_id = insert_once(
         session,
         TrackingEvent,
         {
@@ -602,6 +602,7 @@ def _add_timeline(
         },
         conflict_columns=["order_id", "dedupe_key"],
     )
+    return new_id is not None
 
 
 def _announce(

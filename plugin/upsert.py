@@ -3,34 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
 def insert_once(
-    session: Session,
+    session: Session | Connection,
     model: type[Any],
     values: Mapping[str, Any],
     *,
     conflict_columns: Sequence[str],
-) -> bool:
-    """Insert a row unless one with the same unique key exists; True if this call inserted it.
+) -> Any | None:
+    """Insert a row unless one with the same unique key exists.
+
+    Returns the new row's primary key, or None when the row was already there (so the
+    result reads as "inserted?" in a condition).
 
     One statement on PostgreSQL and SQLite, so two workers racing cannot both insert (no
     check-then-act). The answer comes from RETURNING, which both databases report reliably
-    (``rowcount`` is -1 on PostgreSQL for this statement).
+    (``rowcount`` is -1 on PostgreSQL for this statement). Works on an ORM session or on a
+    bare connection (the webhook intake's fast path).
     """
-    dialect = session.get_bind().dialect.name
+    bind = session.get_bind() if isinstance(session, Session) else session
+    stmt = _statement(bind.dialect.name, model.__table__, tuple(conflict_columns))
+    row = session.execute(stmt, dict(values)).first()
+    return None if row is None else row[0]
+
+
+@lru_cache(maxsize=64)
+def _statement(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Any:
+    # Built once per table: the values travel as parameters, so SQLAlchemy's compiled
+    # cache is hit on every call.
     if dialect == "postgresql":
-        stmt: Any = postgresql.insert(model).values(**values)
+        stmt: Any = postgresql.insert(table)
     elif dialect == "sqlite":
-        stmt = sqlite.insert(model).values(**values)
+        stmt = sqlite.insert(table)
     else:  # pragma: no cover - only the two supported databases
         raise NotImplementedError(f"no upsert for {dialect}")
-    primary_key = list(model.__table__.primary_key.columns)
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns)).returning(
+    primary_key = list(table.primary_key.columns)
+    return stmt.on_conflict_do_nothing(index_elements=list(conflict_columns)).returning(
         *primary_key
     )
-    return session.execute(stmt).first() is not None

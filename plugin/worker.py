@@ -40,9 +40,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     hangs is still stopped by its timeout (SIGALRM).
     """
     runtime = current_runtime()
-    worker = SimpleWorker(
-        runtime.queues.all(), connection=runtime.redis, serializer=JSONSerializer
-    )
+    worker = SimpleWorker(runtime.queues.all(), connection=runtime.redis, serializer=JSONSerializer)
     stop = threading.Event()
     if not burst:
         ticker = threading.Thread(

@@ -37,7 +37,9 @@ from plugin.runtime import Runtime
 TEST_API_KEY = "test-api-key"
 TEST_API_SECRET = "test-api-secret"
 DEMO_SHOP = "demo-shop.myshopify.com"
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "shopify-webhooks"
+FIXTURES = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "shopify-webhooks"
+)
 
 
 def sign(body: bytes, secret: str = TEST_API_SECRET) -> str:

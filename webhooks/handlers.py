@@ -91,11 +91,15 @@ def _customer_ref(delivery: Delivery, orders_key: str) -> privacy.CustomerRef:
         raise PayloadError(f"{orders_key} is not a list")
     return privacy.CustomerRef(
         shop_domain=delivery.shop_domain,
-        customer_shopify_id=payloads.parse_id(customer.get("id"), field="customer.id", required=False),
+        customer_shopify_id=payloads.parse_id(
+            customer.get("id"), field="customer.id", required=False
+        ),
         email=payloads.clean_text(customer.get("email"), 320),
         phone=payloads.clean_text(customer.get("phone"), 32),
         order_shopify_ids=tuple(
-            i for i in (payloads.parse_id(o, field=orders_key, required=False) for o in order_ids) if i
+            i
+            for i in (payloads.parse_id(o, field=orders_key, required=False) for o in order_ids)
+            if i
         ),
     )
 

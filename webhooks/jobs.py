@@ -7,12 +7,13 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from plugin import events
 from plugin.db import utcnow
 from plugin.errors import PayloadError
-from plugin.models import WebhookDelivery
-from plugin.runtime import current_runtime
+from plugin.models import Shop, WebhookDelivery
+from plugin.runtime import Runtime, current_runtime
 from webhooks.handlers import COMPLIANCE_TOPICS, HANDLERS, Delivery
 from webhooks.intake import queue_delivery
 
@@ -41,7 +42,7 @@ def process_delivery(delivery_id: int) -> str:
     return result
 
 
-def _apply(session, delivery: WebhookDelivery, runtime) -> str:  # type: ignore[no-untyped-def]
+def _apply(session: Session, delivery: WebhookDelivery, runtime: Runtime) -> str:
     handler = HANDLERS.get(delivery.topic)
     if handler is None:
         delivery.status = "ignored"
@@ -76,9 +77,7 @@ def _apply(session, delivery: WebhookDelivery, runtime) -> str:  # type: ignore[
             log.exception("webhook %s (%s): unexpected payload shape", delivery.id, delivery.topic)
         delivery.status = "failed"
         delivery.error = (str(exc) or type(exc).__name__)[:1000]
-        log.warning(
-            "webhook %s (%s) failed: %s", delivery.id, delivery.topic, delivery.error
-        )
+        log.warning("webhook %s (%s) failed: %s", delivery.id, delivery.topic, delivery.error)
         return f"failed: {delivery.error}"
     delivery.status = "processed"
     delivery.payload = None  # personal data is not kept once applied
@@ -88,8 +87,7 @@ def _apply(session, delivery: WebhookDelivery, runtime) -> str:  # type: ignore[
     return outcome
 
 
-def _shop_uninstalled(session, shop_domain: str) -> bool:  # type: ignore[no-untyped-def]
-    from plugin.models import Shop
+def _shop_uninstalled(session: Session, shop_domain: str) -> bool:
 
     uninstalled_at = session.scalar(select(Shop.uninstalled_at).where(Shop.domain == shop_domain))
     return uninstalled_at is not None

@@ -139,7 +139,9 @@ def _pickup_point(payload: Mapping[str, Any]) -> tuple[str | None, PickupPoint |
     lines = _list(payload.get("shipping_lines"), field="shipping_lines")
     first = _mapping(lines[0], field="shipping_lines[0]") if lines else {}
     title = clean_text(first.get("title"))
-    hint = " ".join(filter(None, [title, clean_text(first.get("code")), clean_text(first.get("source"))]))
+    hint = " ".join(
+        filter(None, [title, clean_text(first.get("code")), clean_text(first.get("source"))])
+    )
     if not hint or not _PICKUP_WORDS.search(hint):
         return title, None
     # For relay points, checkouts put the point's name and address in the shipping address.
@@ -178,7 +180,9 @@ def order_snapshot(payload: Mapping[str, Any]) -> OrderSnapshot:
         currency=clean_text(payload.get("currency"), 3),
         total_price=_decimal(payload.get("total_price")),
         customer_shopify_id=parse_id(customer.get("id"), field="customer.id", required=False),
-        email=clean_text(payload.get("email") or payload.get("contact_email") or customer.get("email"), 320),
+        email=clean_text(
+            payload.get("email") or payload.get("contact_email") or customer.get("email"), 320
+        ),
         phone=clean_text(payload.get("phone") or customer.get("phone") or address.get("phone"), 32),
         first_name=clean_text(customer.get("first_name") or address.get("first_name"), 128),
         ship_city=clean_text(home.get("city"), 128),
@@ -187,7 +191,9 @@ def order_snapshot(payload: Mapping[str, Any]) -> OrderSnapshot:
         ship_country_code=clean_text(home.get("country_code"), 2),
         delivery_method=delivery_method,
         pickup_point=pickup,
-        line_items=_line_items(_list(payload.get("line_items"), field="line_items"), field="line_items"),
+        line_items=_line_items(
+            _list(payload.get("line_items"), field="line_items"), field="line_items"
+        ),
         email_marketing_consent=_consent(customer, "email_marketing_consent")
         or payload.get("buyer_accepts_marketing") is True,
         sms_marketing_consent=_consent(customer, "sms_marketing_consent"),
@@ -202,9 +208,9 @@ def fulfillment_snapshot(
     payload: Mapping[str, Any], *, order_id: object = None
 ) -> FulfillmentSnapshot:
     """A fulfillment payload (fulfillments/create, fulfillments/update, or inside an order)."""
-    updated_at = parse_time(payload.get("updated_at"), field="fulfillment.updated_at") or parse_time(
-        payload.get("created_at"), field="fulfillment.created_at", required=True
-    )
+    updated_at = parse_time(
+        payload.get("updated_at"), field="fulfillment.updated_at"
+    ) or parse_time(payload.get("created_at"), field="fulfillment.created_at", required=True)
     assert updated_at is not None
     tracking_urls = _list(payload.get("tracking_urls"), field="tracking_urls")
     return FulfillmentSnapshot(
@@ -219,7 +225,9 @@ def fulfillment_snapshot(
         name=clean_text(payload.get("name"), 64),
         tracking_company=clean_text(payload.get("tracking_company"), 128),
         tracking_number=clean_text(payload.get("tracking_number"), 128),
-        tracking_url=clean_text(payload.get("tracking_url") or (tracking_urls[0] if tracking_urls else None), 2000),
+        tracking_url=clean_text(
+            payload.get("tracking_url") or (tracking_urls[0] if tracking_urls else None), 2000
+        ),
         estimated_delivery_at=parse_time(
             payload.get("estimated_delivery_at"), field="fulfillment.estimated_delivery_at"
         ),

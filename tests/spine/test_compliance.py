@@ -22,23 +22,54 @@ CUSTOMER_ID = 7_000_000_000_000 + 1001
 
 
 def _orders(post_webhook):
-    anna = Shopper("Annabelle", "Rousseau", "annabelle.rousseau@example.fr", "+33699887766",
-                   "Grenoble", "38000", "FR", "fr")
-    other = Shopper("Bruno", "Lefebvre", "bruno.lefebvre@example.fr", "+33655443322",
-                    "Dijon", "21000", "FR", "fr")
+    anna = Shopper(
+        "Annabelle",
+        "Rousseau",
+        "annabelle.rousseau@example.fr",
+        "+33699887766",
+        "Grenoble",
+        "38000",
+        "FR",
+        "fr",
+    )
+    other = Shopper(
+        "Bruno",
+        "Lefebvre",
+        "bruno.lefebvre@example.fr",
+        "+33655443322",
+        "Dijon",
+        "21000",
+        "FR",
+        "fr",
+    )
     ids = {}
     for number, who in [(1001, anna), (1002, other)]:
         oid, fid = next_id(), next_id()
         item = Item("Carnet", "12.00")
-        payload = order_payload(order_id=oid, number=number, shopper=who, items=[item], created_at=T0)
+        payload = order_payload(
+            order_id=oid, number=number, shopper=who, items=[item], created_at=T0
+        )
         if number == 1002:
             payload["customer"]["id"] = 9_999
         post_webhook("orders/create", payload)
-        post_webhook("fulfillments/create", fulfillment_payload(
-            fulfillment_id=fid, order_id=oid, name=f"#{number}.1", items=[item], created_at=T0))
-        post_webhook("fulfillment_events/create", fulfillment_event_payload(
-            event_id=next_id(), fulfillment_id=fid, order_id=oid, status="in_transit",
-            happened_at=T0 + timedelta(hours=3), city=who.city, message=f"Arrivé à {who.city}"))
+        post_webhook(
+            "fulfillments/create",
+            fulfillment_payload(
+                fulfillment_id=fid, order_id=oid, name=f"#{number}.1", items=[item], created_at=T0
+            ),
+        )
+        post_webhook(
+            "fulfillment_events/create",
+            fulfillment_event_payload(
+                event_id=next_id(),
+                fulfillment_id=fid,
+                order_id=oid,
+                status="in_transit",
+                happened_at=T0 + timedelta(hours=3),
+                city=who.city,
+                message=f"Arrivé à {who.city}",
+            ),
+        )
         ids[number] = oid
     return anna, other, ids
 
@@ -55,11 +86,16 @@ def _dump(runtime) -> str:
 
 def test_data_request_builds_an_export_for_the_merchant(post_webhook, run_jobs, runtime):
     anna, _other, ids = _orders(post_webhook)
-    post_webhook("customers/data_request", {
-        "shop_id": 1, "shop_domain": "demo-shop.myshopify.com",
-        "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
-        "orders_requested": [ids[1001]], "data_request": {"id": 4242},
-    })
+    post_webhook(
+        "customers/data_request",
+        {
+            "shop_id": 1,
+            "shop_domain": "demo-shop.myshopify.com",
+            "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
+            "orders_requested": [ids[1001]],
+            "data_request": {"id": 4242},
+        },
+    )
     run_jobs()
     with runtime.db.session() as s:
         export = s.scalar(select(DataExport))
@@ -72,26 +108,43 @@ def test_data_request_builds_an_export_for_the_merchant(post_webhook, run_jobs, 
 
 def test_customer_redact_leaves_no_trace_in_any_table(post_webhook, run_jobs, runtime):
     anna, other, ids = _orders(post_webhook)
-    post_webhook("customers/data_request", {
-        "shop_id": 1, "shop_domain": "demo-shop.myshopify.com",
-        "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
-        "orders_requested": [ids[1001]], "data_request": {"id": 1},
-    })
+    post_webhook(
+        "customers/data_request",
+        {
+            "shop_id": 1,
+            "shop_domain": "demo-shop.myshopify.com",
+            "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
+            "orders_requested": [ids[1001]],
+            "data_request": {"id": 1},
+        },
+    )
     run_jobs()
     # A broken delivery that mentions her stays stored for replay until the redaction.
     post_webhook("orders/updated", {"id": ids[1001], "email": anna.email, "updated_at": "never"})
     run_jobs()
     before = _dump(runtime)
     assert anna.email in before and "Annabelle" in before
-    post_webhook("customers/redact", {
-        "shop_id": 1, "shop_domain": "demo-shop.myshopify.com",
-        "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
-        "orders_to_redact": [ids[1001]],
-    })
+    post_webhook(
+        "customers/redact",
+        {
+            "shop_id": 1,
+            "shop_domain": "demo-shop.myshopify.com",
+            "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
+            "orders_to_redact": [ids[1001]],
+        },
+    )
     run_jobs()
     after = _dump(runtime)
-    for value in [anna.email, anna.phone, "Annabelle", "Grenoble", "38000", str(CUSTOMER_ID),
-                  "Rousseau", anna.address1]:
+    for value in [
+        anna.email,
+        anna.phone,
+        "Annabelle",
+        "Grenoble",
+        "38000",
+        str(CUSTOMER_ID),
+        "Rousseau",
+        anna.address1,
+    ]:
         assert value not in after, value
     # The other customer and the order itself are still there.
     assert other.email in after and "Bruno" in after
@@ -113,7 +166,7 @@ def test_shop_redact_erases_everything_of_the_shop(post_webhook, run_jobs, runti
 
 
 def test_order_show_cli(post_webhook, run_jobs, runtime, config, tmp_path):
-    anna, _other, ids = _orders(post_webhook)
+    _anna, _other, ids = _orders(post_webhook)
     run_jobs()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -130,7 +183,11 @@ def test_order_show_cli(post_webhook, run_jobs, runtime, config, tmp_path):
 
     done = subprocess.run(
         [sys.executable, "-m", "plugin", "order", "show", "demo-shop", "#1001", "--json"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     view = json.loads(done.stdout)
@@ -139,13 +196,29 @@ def test_order_show_cli(post_webhook, run_jobs, runtime, config, tmp_path):
     assert [e["milestone"] for e in view["timeline"]] == ["ordered", "shipped", "in_transit"]
     assert view["links"]["tracking_page"].startswith(config.app_url)
     by_id = subprocess.run(
-        [sys.executable, "-m", "plugin", "order", "show", "demo-shop.myshopify.com", str(ids[1001])],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "plugin",
+            "order",
+            "show",
+            "demo-shop.myshopify.com",
+            str(ids[1001]),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert by_id.returncode == 0 and "#1001" in by_id.stdout and "in_transit" in by_id.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "plugin", "order", "show", "demo-shop", "#4040"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert missing.returncode != 0 and "no order #4040" in missing.stderr
 
@@ -156,7 +229,10 @@ def test_missing_configuration_fails_at_start_with_a_clear_message(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "plugin", "order", "show", "x", "1"],
         env={"PATH": "/usr/bin:/bin", "RELAIS_INSTANCE_DIR": str(tmp_path)},
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode != 0
     assert "SHOPIFY_API_KEY" in done.stderr and "APP_URL" in done.stderr

@@ -56,8 +56,13 @@ def test_every_shopify_sample_goes_through_intake_and_handler(
 
 
 def test_samples_in_sequence_build_the_order(post_webhook, run_jobs, runtime, fixture_payload):
-    for topic in ["orders/create", "fulfillments/create", "fulfillment_events/create",
-                  "fulfillments/update", "orders/fulfilled"]:
+    for topic in [
+        "orders/create",
+        "fulfillments/create",
+        "fulfillment_events/create",
+        "fulfillments/update",
+        "orders/fulfilled",
+    ]:
         assert post_webhook(topic, fixture_payload(topic)).status_code == 200
     run_jobs()
     with runtime.db.session() as s:
@@ -73,7 +78,10 @@ def test_samples_in_sequence_build_the_order(post_webhook, run_jobs, runtime, fi
     post_webhook("fulfillment_events/delete", fixture_payload("fulfillment_events/delete"))
     run_jobs()
     with runtime.db.session() as s:
-        assert s.scalar(select(TrackingEvent).where(TrackingEvent.source == "fulfillment_event")) is None
+        assert (
+            s.scalar(select(TrackingEvent).where(TrackingEvent.source == "fulfillment_event"))
+            is None
+        )
         assert s.scalar(select(Shipment.milestone)) == "label_created"
 
 
@@ -84,24 +92,42 @@ class Story:
         self.post, self.run = post_webhook, run_jobs
         self.order_id = next_id()
         self.item = Item("Bougie", "32.00")
-        self.shopper = Shopper("Camille", "Martin", "camille@example.fr", "+33612345678",
-                               "Lyon", "69003", "FR", "fr")
+        self.shopper = Shopper(
+            "Camille", "Martin", "camille@example.fr", "+33612345678", "Lyon", "69003", "FR", "fr"
+        )
 
     def order(self, **kw):
-        payload = order_payload(order_id=self.order_id, number=1001, shopper=self.shopper,
-                                items=[self.item], created_at=T0, **kw)
-        return self.post(kw.pop("topic", "orders/create") if "topic" in kw else "orders/create", payload)
+        payload = order_payload(
+            order_id=self.order_id,
+            number=1001,
+            shopper=self.shopper,
+            items=[self.item],
+            created_at=T0,
+            **kw,
+        )
+        return self.post(
+            kw.pop("topic", "orders/create") if "topic" in kw else "orders/create", payload
+        )
 
     def fulfillment(self, fid, *, topic="fulfillments/create", **kw):
         kw.setdefault("created_at", T0 + timedelta(hours=2))
-        payload = fulfillment_payload(fulfillment_id=fid, order_id=self.order_id, name=f"#1001.{fid % 10}",
-                                      items=[self.item], **kw)
+        payload = fulfillment_payload(
+            fulfillment_id=fid,
+            order_id=self.order_id,
+            name=f"#1001.{fid % 10}",
+            items=[self.item],
+            **kw,
+        )
         return self.post(topic, payload)
 
     def event(self, fid, status, hours, event_id=None, webhook_id=None):
-        payload = fulfillment_event_payload(event_id=event_id or next_id(), fulfillment_id=fid,
-                                            order_id=self.order_id, status=status,
-                                            happened_at=T0 + timedelta(hours=hours))
+        payload = fulfillment_event_payload(
+            event_id=event_id or next_id(),
+            fulfillment_id=fid,
+            order_id=self.order_id,
+            status=status,
+            happened_at=T0 + timedelta(hours=hours),
+        )
         return self.post("fulfillment_events/create", payload, webhook_id=webhook_id)
 
 
@@ -120,7 +146,10 @@ def _shipments(runtime):
 
 def _announced(runtime):
     with runtime.db.session() as s:
-        return [(e.shipment_id, e.milestone) for e in s.scalars(select(DomainEvent).order_by(DomainEvent.id))]
+        return [
+            (e.shipment_id, e.milestone)
+            for e in s.scalars(select(DomainEvent).order_by(DomainEvent.id))
+        ]
 
 
 def test_split_shipments_are_separate_shipments_of_one_order(post_webhook, run_jobs, runtime):
@@ -138,7 +167,9 @@ def test_split_shipments_are_separate_shipments_of_one_order(post_webhook, run_j
     assert shipments[12].tracking_company == "Chronopost"
 
 
-def test_same_event_twice_is_one_timeline_entry_and_one_announcement(post_webhook, run_jobs, runtime):
+def test_same_event_twice_is_one_timeline_entry_and_one_announcement(
+    post_webhook, run_jobs, runtime
+):
     story = Story(post_webhook, run_jobs)
     story.order()
     story.fulfillment(21)
@@ -162,18 +193,31 @@ def test_an_older_event_arriving_late_never_moves_a_shipment_back(post_webhook, 
     run_jobs()
     shipment = _shipments(runtime)[31]
     assert shipment.milestone == "delivered"
-    assert _timeline(runtime, shipment.id) == ["shipped", "in_transit", "out_for_delivery", "delivered"]
+    assert _timeline(runtime, shipment.id) == [
+        "shipped",
+        "in_transit",
+        "out_for_delivery",
+        "delivered",
+    ]
     assert [m for _, m in _announced(runtime)] == ["ordered", "shipped", "delivered"]
 
 
 def test_an_older_fulfillment_update_is_ignored(post_webhook, run_jobs, runtime):
     story = Story(post_webhook, run_jobs)
     story.order()
-    story.fulfillment(41, topic="fulfillments/create", shipment_status="out_for_delivery",
-                      updated_at=T0 + timedelta(hours=30))
+    story.fulfillment(
+        41,
+        topic="fulfillments/create",
+        shipment_status="out_for_delivery",
+        updated_at=T0 + timedelta(hours=30),
+    )
     run_jobs()
-    story.fulfillment(41, topic="fulfillments/update", shipment_status="in_transit",
-                      updated_at=T0 + timedelta(hours=10))
+    story.fulfillment(
+        41,
+        topic="fulfillments/update",
+        shipment_status="in_transit",
+        updated_at=T0 + timedelta(hours=10),
+    )
     run_jobs()
     assert _shipments(runtime)[41].milestone == "out_for_delivery"
 
@@ -182,27 +226,44 @@ def test_a_failed_attempt_then_delivered(post_webhook, run_jobs, runtime):
     story = Story(post_webhook, run_jobs)
     story.order()
     story.fulfillment(51)
-    for hours, status in [(20, "out_for_delivery"), (24, "attempted_delivery"),
-                          (44, "out_for_delivery"), (46, "delivered")]:
+    for hours, status in [
+        (20, "out_for_delivery"),
+        (24, "attempted_delivery"),
+        (44, "out_for_delivery"),
+        (46, "delivered"),
+    ]:
         story.event(51, status, hours)
     run_jobs()
     assert [m for _, m in _announced(runtime)] == [
-        "ordered", "shipped", "out_for_delivery", "attempted_delivery", "out_for_delivery", "delivered"
+        "ordered",
+        "shipped",
+        "out_for_delivery",
+        "attempted_delivery",
+        "out_for_delivery",
+        "delivered",
     ]
 
 
-def test_unknown_statuses_are_kept_and_logged_never_a_crash(post_webhook, run_jobs, runtime, caplog):
+def test_unknown_statuses_are_kept_and_logged_never_a_crash(
+    post_webhook, run_jobs, runtime, caplog
+):
     story = Story(post_webhook, run_jobs)
     story.order()
     story.fulfillment(61)
     story.event(61, "in_transit", 10)
     story.event(61, "teleported_by_drone", 12)
-    story.fulfillment(61, topic="fulfillments/update", shipment_status="SOMETHING_NEW",
-                      updated_at=T0 + timedelta(hours=13))
+    story.fulfillment(
+        61,
+        topic="fulfillments/update",
+        shipment_status="SOMETHING_NEW",
+        updated_at=T0 + timedelta(hours=13),
+    )
     run_jobs()
     assert all(status == "processed" for status, _ in _statuses(runtime).values())
     with runtime.db.session() as s:
-        raws = list(s.scalars(select(TrackingEvent.raw_status).where(TrackingEvent.milestone.is_(None))))
+        raws = list(
+            s.scalars(select(TrackingEvent.raw_status).where(TrackingEvent.milestone.is_(None)))
+        )
     assert set(raws) == {"teleported_by_drone", "SOMETHING_NEW"}
     assert _shipments(runtime)[61].milestone == "in_transit"
     assert any("unknown Shopify shipment status" in r.getMessage() for r in caplog.records)
@@ -251,7 +312,9 @@ def test_a_stale_order_update_does_not_undo_a_cancellation(post_webhook, run_job
 
 
 def test_a_payload_missing_its_id_fails_with_a_reason_and_no_retry(post_webhook, run_jobs, runtime):
-    post_webhook("fulfillment_events/create", {"status": "in_transit", "happened_at": "2026-11-02T10:00:00Z"})
+    post_webhook(
+        "fulfillment_events/create", {"status": "in_transit", "happened_at": "2026-11-02T10:00:00Z"}
+    )
     run_jobs()
     status, error = _statuses(runtime)["fulfillment_events/create"]
     assert status == "failed"
@@ -260,8 +323,10 @@ def test_a_payload_missing_its_id_fails_with_a_reason_and_no_retry(post_webhook,
 
 def test_pickup_point_is_recognised(post_webhook, run_jobs, runtime):
     story = Story(post_webhook, run_jobs)
-    story.order(shipping_title="Mondial Relay Point Relais",
-                pickup={"name": "Tabac du Parc", "address1": "8 av. Foch", "zip": "69006", "city": "Lyon"})
+    story.order(
+        shipping_title="Mondial Relay Point Relais",
+        pickup={"name": "Tabac du Parc", "address1": "8 av. Foch", "zip": "69006", "city": "Lyon"},
+    )
     run_jobs()
     with runtime.db.session() as s:
         order = s.scalar(select(Order))
@@ -269,7 +334,9 @@ def test_pickup_point_is_recognised(post_webhook, run_jobs, runtime):
     assert order.ship_city == "Lyon"  # the shopper's own city, from the billing address
 
 
-def test_uninstall_then_orders_are_ignored_then_reinstall(post_webhook, run_jobs, runtime, fixture_payload):
+def test_uninstall_then_orders_are_ignored_then_reinstall(
+    post_webhook, run_jobs, runtime, fixture_payload
+):
     post_webhook("app/uninstalled", fixture_payload("app/uninstalled"))
     run_jobs()
     with runtime.db.session() as s:

@@ -56,7 +56,9 @@ def _count(runtime) -> int:
 
 
 def test_wrong_signature_is_401_and_nothing_stored(post_webhook, runtime, fixture_payload):
-    response = post_webhook("orders/create", fixture_payload("orders/create"), secret="not-the-secret")
+    response = post_webhook(
+        "orders/create", fixture_payload("orders/create"), secret="not-the-secret"
+    )
     assert response.status_code == 401
     assert response.get_json() == {"error": "invalid signature"}
     assert _count(runtime) == 0
@@ -96,8 +98,11 @@ def test_previous_secret_accepted_during_rotation(config, redis_url, fixture_pay
         response = app.test_client().post(
             "/webhooks",
             data=body,
-            headers={**headers, "X-Shopify-Webhook-Id": f"rotation-{n}",
-                     "X-Shopify-Hmac-Sha256": signature.decode()},
+            headers={
+                **headers,
+                "X-Shopify-Webhook-Id": f"rotation-{n}",
+                "X-Shopify-Hmac-Sha256": signature.decode(),
+            },
         )
         assert response.status_code == 200, secret
 
