@@ -37,3 +37,13 @@ bench-intake: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+# Relais in its production shape on loopback: PostgreSQL and redis-server (Debian packages,
+# append-only), 2 gunicorn web processes, WORKERS RQ workers, and a load driver replaying
+# signed webhooks for SHOPS shops; prints the audit, /metrics and a log scan, then stops.
+WORKERS ?= 2
+SHOPS ?= 40
+ORDERS ?= 10
+.PHONY: cluster
+cluster: $(STAMP)
+	$(BIN)/python -m ops.cluster --workers $(WORKERS) --shops $(SHOPS) --orders $(ORDERS)

@@ -12,6 +12,9 @@ from flask import Flask
 
 from plugin.config import Config
 from plugin.errors import ConfigError
+from plugin.notifications.cli import outbox
+from plugin.shopify.commands import dev_command, sync_command
+from wallet.cli import wallet as wallet_commands
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,49 @@ def order_show(shop: str, order_ref: str, as_json: bool) -> None:
         click.echo(json.dumps(view, indent=2, ensure_ascii=False))
     else:
         click.echo(render_text(view))
+
+
+order.add_command(sync_command)
+cli.add_command(dev_command)
+cli.add_command(outbox)
+cli.add_command(wallet_commands)
+
+
+@cli.group()
+def privacy() -> None:
+    """Customer data exports built for Shopify's customers/data_request."""
+
+
+@privacy.command("exports")
+@click.argument("shop")
+@click.argument("data_request_id", required=False, type=int)
+def privacy_exports(shop: str, data_request_id: int | None) -> None:
+    """List SHOP's exports, or print one as JSON (to hand to the merchant)."""
+    from sqlalchemy import select
+
+    from plugin.models import DataExport, Shop
+    from plugin.runtime import current_runtime
+
+    domain = shop if "." in shop else f"{shop}.myshopify.com"
+    app = _app()
+    with app.app_context(), current_runtime().db.session() as session:
+        query = (
+            select(DataExport)
+            .join(Shop, Shop.id == DataExport.shop_id)
+            .where(Shop.domain == domain)
+            .order_by(DataExport.id)
+        )
+        if data_request_id is not None:
+            export = session.scalar(query.where(DataExport.data_request_id == data_request_id))
+            if export is None:
+                raise click.ClickException(f"no export for data request {data_request_id}")
+            click.echo(json.dumps(export.content, indent=2, ensure_ascii=False))
+            return
+        for export in session.scalars(query):
+            orders = len(export.content.get("orders", []))
+            click.echo(
+                f"{export.data_request_id}\t{export.created_at:%Y-%m-%d %H:%M}\t{orders} order(s)"
+            )
 
 
 @cli.command()

@@ -45,12 +45,21 @@ class Config:
     wallet_key: str | None = None
     wallet_key_password: str | None = None
     wallet_wwdr_certificate: str | None = None
+    # The Order Type ID certificate and key (Wallet orders); orders are off without them
+    # when WALLET_CERTIFICATE is set (development certificates cover both otherwise).
+    wallet_order_certificate: str | None = None
+    wallet_order_key: str | None = None
     apns_host: str = "https://api.push.apple.com"
     apns_key_path: str | None = None
     apns_key_id: str | None = None
+    # A CA bundle to trust for APNS_HOST (a local stand-in); default: the public CAs.
+    apns_ca_file: str | None = None
     token_encryption_key: str | None = None
     # Seconds a stored webhook may stay unprocessed before the sweeper re-enqueues it.
     stuck_delivery_seconds: int = 120
+    # Deliveries a shop may queue per minute ahead of other shops; the rest of a burst waits
+    # in the "webhooks_bulk" lane, served after every other queue (per-shop fairness).
+    shop_burst_per_minute: int = 120
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -100,11 +109,15 @@ class Config:
             wallet_key=env.get("WALLET_KEY") or None,
             wallet_key_password=env.get("WALLET_KEY_PASSWORD") or None,
             wallet_wwdr_certificate=env.get("WALLET_WWDR_CERTIFICATE") or None,
+            wallet_order_certificate=env.get("WALLET_ORDER_CERTIFICATE") or None,
+            wallet_order_key=env.get("WALLET_ORDER_KEY") or None,
             apns_host=env.get("APNS_HOST", cls.apns_host),
             apns_key_path=env.get("APNS_KEY_PATH") or None,
             apns_key_id=env.get("APNS_KEY_ID") or None,
+            apns_ca_file=env.get("APNS_CA_FILE") or None,
             token_encryption_key=env.get("TOKEN_ENCRYPTION_KEY") or None,
             stuck_delivery_seconds=_int(env, "RELAIS_STUCK_DELIVERY_SECONDS", 120),
+            shop_burst_per_minute=_int(env, "RELAIS_SHOP_BURST_PER_MINUTE", 120),
         )
         config.validate()
         return config

@@ -450,6 +450,7 @@ def run_demo(*, port: int, wait: bool = True) -> int:
                 [*relais, "order", "show", DEMO_SHOP, f"#{number}"], env=env, check=False
             )
             print()
+        subprocess.run([*relais, "outbox", "--save", str(instance / "outbox")], env=env)  # noqa: S603
         print("Look at:")
         print(f"  {app_url}/healthz")
         print(f"  {app_url}/metrics")

@@ -9,7 +9,7 @@ from shopify_app import ShopifyApp
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from plugin import health, redis_conn
+from plugin import admin, health, notifications, redis_conn
 from plugin.config import Config
 from plugin.db import Database
 from plugin.errors import ServiceUnavailable
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 # Every subscriber of "shipment reached milestone"; each runs in its own job.
 SUBSCRIBERS = [
     Subscriber(name="stats", job="plugin.stats.count_milestone_job", queue="events"),
+    Subscriber(name="notify", job="plugin.notifications.jobs.on_milestone", queue="events"),
+    Subscriber(name="wallet", job="wallet.jobs.on_milestone", queue="wallet"),
 ]
 
 
@@ -56,6 +58,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     webhooks.init_app(app)
     health.init_app(app)
+    notifications.init_app(app)
+    admin.init_app(app)
     _register_optional_packages(app)
     _register_error_handlers(app)
     return app
@@ -65,8 +69,9 @@ def _register_optional_packages(app: Flask) -> None:
     """Packages that add their own blueprints and subscribers expose ``init_app``."""
     import frontend
     import wallet
+    from plugin import insights
 
-    for package in (frontend, wallet):
+    for package in (frontend, wallet, insights):
         init_app = getattr(package, "init_app", None)
         if init_app is not None:
             init_app(app)

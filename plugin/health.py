@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from plugin import stats
 from plugin.models import WebhookDelivery
 from plugin.runtime import Runtime, current_runtime
+from wallet import metrics as wallet_metrics
 
 bp = Blueprint("health", __name__)
 
@@ -66,6 +67,12 @@ class RelaisCollector:
         for count in stats.read_counts(redis, stats.JOB_FAILURES_KEY):
             failures.add_metric(list(count.labels), count.value)
         yield failures
+        pushes = CounterMetricFamily(
+            "relais_wallet_pushes", "Wallet pushes to APNs by outcome", labels=["kind", "outcome"]
+        )
+        for count in stats.read_counts(redis, wallet_metrics.PUSHES_KEY):
+            pushes.add_metric(list(count.labels), count.value)
+        yield pushes
         depth = GaugeMetricFamily("relais_queue_depth", "Jobs waiting", labels=["queue"])
         age = GaugeMetricFamily(
             "relais_queue_oldest_age_seconds", "Age of the oldest waiting job", labels=["queue"]

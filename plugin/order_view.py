@@ -6,6 +6,12 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from plugin.links import (
+    standalone_tracking_link,
+    tracking_link,
+    wallet_order_link,
+    wallet_pass_link,
+)
 from plugin.models import Order, Shipment, Shop, TrackingEvent
 from plugin.runtime import Runtime
 
@@ -98,11 +104,14 @@ def describe_order(runtime: Runtime, shop_domain: str, order_ref: str) -> dict[s
 
 def shopper_links(runtime: Runtime, shop: Shop, order: Order) -> dict[str, str]:
     """The links a shopper receives for this order."""
-    base = runtime.config.app_url
+    config = runtime.config
     return {
-        "tracking_page": f"{base}/t/{order.public_id}",
-        "wallet_pass": f"{base}/wallet/passes/{order.public_id}.pkpass",
-        "wallet_order": f"{base}/wallet/orders/{order.public_id}.order",
+        "tracking_page": tracking_link(
+            config, shop.domain, order.public_id, host=shop.primary_domain
+        ),
+        "tracking_page_standalone": standalone_tracking_link(config, shop.domain, order.public_id),
+        "wallet_pass": wallet_pass_link(config, shop.domain, order.public_id),
+        "wallet_order": wallet_order_link(config, shop.domain, order.public_id),
     }
 
 
@@ -138,7 +147,16 @@ def render_text(view: dict[str, Any]) -> str:
     messages = view.get("messages") or []
     lines.append(f"  messages sent: {len(messages)}")
     for m in messages:
+        if isinstance(m, dict):
+            m = "  ".join(f"{k}={v}" for k, v in m.items() if v not in (None, "", [], {}))
         lines.append(f"    {m}")
+    wallet = view.get("wallet")
+    if wallet:
+        devices = ", ".join(f"{n} {kind}" for kind, n in wallet["registrations"].items())
+        lines.append(
+            f"  wallet: pass {wallet['serial_number']}, devices {devices},"
+            f" last update {wallet['last_update']}"
+        )
     lines.append("  links:")
     for name, url in view["links"].items():
         lines.append(f"    {name}: {url}")

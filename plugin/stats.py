@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 
 WEBHOOKS_KEY = "relais:metrics:webhooks"  # field "topic|outcome"
 MILESTONES_KEY = "relais:metrics:milestones"  # field "milestone"
@@ -26,6 +29,14 @@ def count_webhook(redis: Redis | Pipeline, topic: str, outcome: str) -> None:
 
 def count_job_failure(redis: Redis, job: str) -> None:
     redis.hincrby(JOB_FAILURES_KEY, job, 1)
+
+
+def count_failed_job(job: Any, connection: Redis, *_exc_info: object) -> None:
+    """RQ failure callback of every Relais job (set by :mod:`plugin.queues`): one failed
+    attempt of ``job``'s function, whether or not it will be retried."""
+    # A metric must never turn into the job's failure: a Redis error here is ignored.
+    with contextlib.suppress(RedisError):
+        count_job_failure(connection, job.func_name)
 
 
 def read_counts(redis: Redis, key: str) -> Iterator[Count]:

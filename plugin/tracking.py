@@ -126,6 +126,10 @@ class OrderSnapshot:
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     fulfillments: tuple[FulfillmentSnapshot, ...] = field(default=())
+    # Where the shopper came from and the codes used: attribution reads them, not stored.
+    landing_site: str | None = None
+    referring_site: str | None = None
+    discount_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

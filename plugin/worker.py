@@ -29,6 +29,9 @@ class PeriodicJob:
 
 PERIODIC_JOBS = [
     PeriodicJob("sweep", "webhooks.jobs.sweep", every=30),
+    PeriodicJob("notifications-sweep", "plugin.notifications.jobs.sweep", every=10),
+    PeriodicJob("notifications-alerts", "plugin.notifications.jobs.raise_alerts", every=900),
+    PeriodicJob("shopify-reconcile", "plugin.shopify.sync.reconcile_stale_orders_job", every=86400),
 ]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from plugin import privacy, tracking
 from plugin.db import utcnow
 from plugin.errors import PayloadError
+from plugin.insights import tracking as attribution
 from webhooks import payloads
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,16 @@ Handler = Callable[[Session, Delivery], str]
 
 def _order(session: Session, delivery: Delivery) -> str:
     shop = tracking.ensure_shop(session, delivery.shop_domain)
-    outcome = tracking.apply_order(session, shop, payloads.order_snapshot(delivery.payload))
+    snapshot = payloads.order_snapshot(delivery.payload)
+    outcome = tracking.apply_order(session, shop, snapshot)
+    attribution.attribute_order(
+        session,
+        shop,
+        outcome.order_id,
+        landing_site=snapshot.landing_site,
+        referring_site=snapshot.referring_site,
+        discount_codes=snapshot.discount_codes,
+    )
     return _describe(outcome)
 
 

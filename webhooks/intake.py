@@ -11,16 +11,19 @@ import hashlib
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
+from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import stats
+from plugin.config import Config
 from plugin.db import Database, utcnow
 from plugin.errors import PayloadError
 from plugin.models import WebhookDelivery
@@ -35,6 +38,10 @@ bp = Blueprint("webhooks", __name__)
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
 TOPIC = re.compile(r"^[a-z_]{1,40}/[a-z_]{1,40}$")
 PROCESS_JOB = "webhooks.jobs.process_delivery"
+LANE = "webhooks"
+BULK_LANE = "webhooks_bulk"
+# The headers shopifyapp reads the signature from (the first present wins).
+HMAC_HEADERS = ("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,12 @@ def receive() -> tuple[Response, int]:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         return _bad_request("body is not UTF-8")
+    if not all((request.headers.get(name) or "").isascii() for name in HMAC_HEADERS):
+        # hmac.compare_digest raises TypeError on non-ASCII text; such a header cannot be a
+        # base64 signature, so it is refused like any other wrong signature.
+        log.warning("webhook refused (401): signature header is not ASCII")
+        _count("unknown", "unauthorized")
+        return jsonify(error="invalid signature"), 401
     verification = runtime.shopify.verify_webhook_req(
         {
             "method": request.method,
@@ -98,9 +111,12 @@ def receive() -> tuple[Response, int]:
 
     try:
         delivery_id, should_queue = store_delivery(runtime.db, incoming, body)
+        lane = LANE
+        if should_queue:
+            lane = shop_lane(runtime.redis, incoming.shop_domain, runtime.config)
         with runtime.redis.pipeline() as pipeline:
             if should_queue:
-                queue_delivery(runtime.queues, delivery_id, pipeline=pipeline)
+                queue_delivery(runtime.queues, delivery_id, pipeline=pipeline, lane=lane)
             outcome = "accepted" if should_queue else "duplicate"
             stats.count_webhook(pipeline, incoming.topic, outcome)
             pipeline.execute()
@@ -196,10 +212,25 @@ def store_delivery(db: Database, incoming: IncomingDelivery, body: str) -> tuple
     return row.id, row.status == "received"
 
 
+def shop_lane(redis: Redis, shop_domain: str, config: Config) -> str:
+    """The lane of a shop's next delivery: its first ``shop_burst_per_minute`` deliveries of
+    the minute go ahead with every other shop's, the rest of a burst to the bulk lane."""
+    key = f"relais:intake:{shop_domain}:{int(time.time()) // 60}"
+    with redis.pipeline(transaction=False) as pipeline:
+        pipeline.incr(key)
+        pipeline.expire(key, 120)
+        count, _ = pipeline.execute()
+    return LANE if int(count) <= config.shop_burst_per_minute else BULK_LANE
+
+
 def queue_delivery(
-    queues: JobQueues, delivery_id: int, *, pipeline: Pipeline | None = None
+    queues: JobQueues,
+    delivery_id: int,
+    *,
+    pipeline: Pipeline | None = None,
+    lane: str = LANE,
 ) -> None:
     """Queue the job that applies a stored delivery."""
     queues.enqueue(
-        "webhooks", PROCESS_JOB, delivery_id, job_id=f"delivery-{delivery_id}", pipeline=pipeline
+        lane, PROCESS_JOB, delivery_id, job_id=f"delivery-{delivery_id}", pipeline=pipeline
     )

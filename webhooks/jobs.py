@@ -115,12 +115,46 @@ def sweep() -> dict[str, int]:
             )
         )
         pending = events.pending_event_ids(session)
+    stuck = _without_waiting_jobs(runtime, stuck)
     for delivery_id in stuck:
         queue_delivery(runtime.queues, delivery_id)
     events.dispatch(runtime.db, runtime.queues, runtime.subscribers, pending)
     if stuck or pending:
         log.info("sweep queued %d deliveries and %d events", len(stuck), len(pending))
     return {"deliveries": len(stuck), "events": len(pending)}
+
+
+# RQ statuses of a job that will still run: its delivery is waiting in a backlog, not lost.
+_WAITING = {b"scheduled", b"deferred"}
+
+
+def _without_waiting_jobs(runtime: Runtime, delivery_ids: list[int]) -> list[int]:
+    """The deliveries whose job Redis no longer holds as waiting (lost in a crash, failed,
+    or taken by a worker that died): queueing the others again would run them twice and
+    let a bursting shop's backlog jump to the front.
+
+    A "queued" job is either still in its queue or was taken by a worker: RQ moves it to
+    the queue's small intermediate list, then marks it started and removes it from that
+    list in one step, so a "queued" job found there belongs to a worker that died.
+    """
+    if not delivery_ids:
+        return []
+    with runtime.redis.pipeline(transaction=False) as pipeline:
+        for delivery_id in delivery_ids:
+            pipeline.hget(f"rq:job:delivery-{delivery_id}", "status")
+        for queue in runtime.queues.all():
+            pipeline.lrange(f"{queue.key}:intermediate", 0, -1)
+        replies = pipeline.execute()
+    statuses = replies[: len(delivery_ids)]
+    taken = {job_id for listed in replies[len(delivery_ids) :] for job_id in listed}
+    return [
+        delivery_id
+        for delivery_id, status in zip(delivery_ids, statuses, strict=True)
+        if not (
+            status in _WAITING
+            or (status == b"queued" and f"delivery-{delivery_id}".encode() not in taken)
+        )
+    ]
 
 
 def replay_failed(delivery_id: int) -> None:

@@ -45,7 +45,11 @@ def parse_time(value: object, *, field: str, required: bool = False) -> datetime
         raise PayloadError(f"{field} is not an ISO-8601 timestamp") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        # 9999-12-31T23:00:00-01:00 is valid ISO-8601 but past datetime.max once in UTC.
+        raise PayloadError(f"{field} is out of range") from exc
 
 
 def parse_id(value: object, *, field: str, required: bool = True) -> int | None:
@@ -56,13 +60,23 @@ def parse_id(value: object, *, field: str, required: bool = True) -> int | None:
     if isinstance(value, bool):
         raise PayloadError(f"{field} is not an id")
     if isinstance(value, int):
-        return value
+        return _in_id_range(value, field)
     if isinstance(value, str):
         # GraphQL-style gid://shopify/Order/123 is accepted too.
         tail = value.rsplit("/", 1)[-1]
         if tail.isdigit():
-            return int(tail)
+            return _in_id_range(int(tail), field)
     raise PayloadError(f"{field} is not an id")
+
+
+# Ids are stored in 64-bit columns; a larger number would make every retry fail in the database.
+_ID_RANGE = range(-(2**63), 2**63)
+
+
+def _in_id_range(value: int, field: str) -> int:
+    if value not in _ID_RANGE:
+        raise PayloadError(f"{field} is out of range")
+    return value
 
 
 def require_id(value: object, *, field: str) -> int:
@@ -78,7 +92,8 @@ def clean_text(value: object, limit: int = 255) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         return None
-    value = value.strip()
+    # PostgreSQL text cannot hold NUL characters; they carry nothing a shopper would read.
+    value = value.replace("\x00", "").strip()
     return value[:limit] or None
 
 
@@ -98,13 +113,20 @@ def _list(value: object, *, field: str) -> list[Any]:
     return value
 
 
+# Prices are stored as NUMERIC(14, 2): anything at or past 10^12 would not fit.
+_PRICE_LIMIT = Decimal(10) ** 12
+
+
 def _decimal(value: object) -> Decimal | None:
     if value in (None, ""):
         return None
     try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
+        price = Decimal(str(value)).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         return None
+    if not price.is_finite() or abs(price) >= _PRICE_LIMIT:
+        return None
+    return price
 
 
 def _consent(customer: Mapping[str, Any], key: str) -> bool:
@@ -201,7 +223,20 @@ def order_snapshot(payload: Mapping[str, Any]) -> OrderSnapshot:
         cancelled_at=parse_time(payload.get("cancelled_at"), field="cancelled_at"),
         cancel_reason=clean_text(payload.get("cancel_reason"), 64),
         fulfillments=fulfillments,
+        landing_site=clean_text(payload.get("landing_site"), 2000),
+        referring_site=clean_text(payload.get("referring_site"), 2000),
+        discount_codes=_discount_codes(payload),
     )
+
+
+def _discount_codes(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """The codes of ``discount_codes`` (``[{"code": ..., "amount": ..., "type": ...}]``)."""
+    codes = []
+    for raw in _list(payload.get("discount_codes"), field="discount_codes")[:50]:
+        code = clean_text(raw.get("code"), 255) if isinstance(raw, Mapping) else None
+        if code:
+            codes.append(code)
+    return tuple(codes)
 
 
 def fulfillment_snapshot(

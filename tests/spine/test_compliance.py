@@ -106,6 +106,47 @@ def test_data_request_builds_an_export_for_the_merchant(post_webhook, run_jobs, 
     assert orders[0]["timeline"][-1]["milestone"] == "in_transit"
 
 
+def test_the_export_reaches_the_merchant_through_the_cli(post_webhook, run_jobs, config, tmp_path):
+    import json
+    import sys
+
+    anna, _other, ids = _orders(post_webhook)
+    post_webhook(
+        "customers/data_request",
+        {
+            "shop_id": 1,
+            "shop_domain": "demo-shop.myshopify.com",
+            "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
+            "orders_requested": [ids[1001]],
+            "data_request": {"id": 77},
+        },
+    )
+    run_jobs()
+    done = subprocess.run(
+        [sys.executable, "-m", "plugin", "privacy", "exports", "demo-shop", "77"],
+        env=_cli_env(config, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["orders"][0]["email"] == anna.email
+
+
+def _cli_env(config, tmp_path):
+    return {
+        "PATH": "/usr/bin:/bin",
+        "SHOPIFY_API_KEY": config.shopify_api_key,
+        "SHOPIFY_API_SECRET": config.shopify_api_secret,
+        "APP_URL": config.app_url,
+        "SECRET_KEY": config.secret_key,
+        "DATABASE_URL": config.database_url,
+        "REDIS_URL": config.redis_url,
+        "RELAIS_INSTANCE_DIR": str(tmp_path / "cli"),
+    }
+
+
 def test_customer_redact_leaves_no_trace_in_any_table(post_webhook, run_jobs, runtime):
     anna, other, ids = _orders(post_webhook)
     post_webhook(
@@ -194,7 +235,8 @@ def test_order_show_cli(post_webhook, run_jobs, runtime, config, tmp_path):
     assert view["order"]["name"] == "#1001"
     assert view["shipments"][0]["milestone"] == "in_transit"
     assert [e["milestone"] for e in view["timeline"]] == ["ordered", "shipped", "in_transit"]
-    assert view["links"]["tracking_page"].startswith(config.app_url)
+    assert "/apps/track/o/" in view["links"]["tracking_page"]
+    assert view["links"]["tracking_page_standalone"].startswith(f"{config.app_url}/t/")
     by_id = subprocess.run(
         [
             sys.executable,
