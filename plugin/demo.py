@@ -43,6 +43,8 @@ DEMO_ENV = {
     "SHOPIFY_API_KEY": "relais-demo-key",
     "SHOPIFY_API_SECRET": "relais-demo-secret",
     "SECRET_KEY": "relais-demo-secret-key-not-for-production",
+    # A fixed development key (Fernet format) for the tokens the demo would store.
+    "TOKEN_ENCRYPTION_KEY": "cmVsYWlzLWRlbW8tdG9rZW4ta2V5LW5vdC1zZWNyZXQ=",
     "EMAIL_BACKEND": "outbox",
     "SMS_BACKEND": "outbox",
 }
