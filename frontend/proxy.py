@@ -64,6 +64,10 @@ class ProxyRequest:
 def verify_signature() -> Response | None:
     """Refuse (401, empty body) every request Shopify did not sign in the last 90 seconds."""
     runtime = current_runtime()
+    if not request.args.get("signature", "").isascii():
+        # Shopify signs in hex; anything else is forged (and would upset compare_digest).
+        log.info("app proxy request refused: signature is not ASCII")
+        return Response(status=401)
     query = request.query_string.decode("utf-8", errors="replace")
     result = runtime.shopify.verify_app_proxy_req(
         {
