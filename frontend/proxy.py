@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from frontend import ratelimit
 from frontend.branding import branding_from_settings
-from frontend.orders import LookupQuery, find_order, installed_shop, order_for_ref, record_answer
+from frontend.orders import LookupQuery, find_order, installed_shop
 from frontend.page import PageLinks
 from frontend.rendering import HTML_CONTENT_TYPE, LIQUID_CONTENT_TYPE, render, see_other
 from frontend.storefront import (
@@ -26,11 +26,11 @@ from frontend.storefront import (
     client_ip,
     has_marketing_consent,
     product_source,
+    rate_from_page,
     render_tracking_page,
     visitor_translator,
 )
 from frontend.upsell import UpsellSettings, pick_products, product_link
-from plugin.insights.feedback import after_answer, scale_of
 from plugin.links import (
     MYSHOPIFY_SUFFIX,
     PROXY_PATH_PREFIX,
@@ -242,28 +242,12 @@ def feedback(token: str) -> Response:
     ref = read_order_token(runtime.config.secret_key, token)
     if ref is None or ref.shop_domain != proxy.shop_domain:
         return _not_found()
-    try:
-        rating = int(request.form.get("rating", ""))
-        shipment_id = int(request.form.get("shipment", ""))
-    except ValueError:
+    outcome = rate_from_page(ref, request.form)
+    if not outcome.order_found:
+        return _not_found()
+    if outcome.shipment_id is None:
         return see_other(f"{proxy.path_prefix}/o/{token}")
-    with runtime.db.transaction() as session:
-        order = order_for_ref(session, ref)
-        if order is None:
-            return _not_found()
-        shop = session.get(Shop, order.shop_id)
-        answer = record_answer(
-            session,
-            order,
-            shipment_id,
-            rating,
-            scale=scale_of(shop) if shop is not None else "stars",
-            channel="tracking_page",
-            comment=request.form.get("comment"),
-        )
-    if answer is not None:
-        after_answer(runtime, answer)
-    return see_other(f"{proxy.path_prefix}/o/{token}#rl-feedback-{shipment_id}")
+    return see_other(f"{proxy.path_prefix}/o/{token}#rl-feedback-{outcome.shipment_id}")
 
 
 @bp.get("/upsell")

@@ -11,7 +11,12 @@ from frontend.branding import branding_from_settings
 from frontend.orders import order_for_ref, record_answer
 from frontend.page import LoadedOrder, PageLinks
 from frontend.rendering import HTML_CONTENT_TYPE, render, see_other, style_hashes
-from frontend.storefront import client_ip, render_tracking_page, visitor_translator
+from frontend.storefront import (
+    client_ip,
+    rate_from_page,
+    render_tracking_page,
+    visitor_translator,
+)
 from plugin.insights.feedback import after_answer, is_high, scale_of, scores
 from plugin.insights.tracking import record_event
 from plugin.links import (
@@ -134,28 +139,12 @@ def feedback(token: str) -> Response:
         return _message("page_title", "rate_limited", 429)
     if ref is None:
         return _message("not_found_title", "not_found_text", 404)
-    try:
-        rating = int(request.form.get("rating", ""))
-        shipment_id = int(request.form.get("shipment", ""))
-    except ValueError:
+    outcome = rate_from_page(ref, request.form)
+    if not outcome.order_found:
+        return _message("not_found_title", "not_found_text", 404)
+    if outcome.shipment_id is None:
         return see_other(f"/t/{token}")
-    with runtime.db.transaction() as session:
-        order = order_for_ref(session, ref)
-        if order is None:
-            return _message("not_found_title", "not_found_text", 404)
-        shop = session.get(Shop, order.shop_id)
-        answer = record_answer(
-            session,
-            order,
-            shipment_id,
-            rating,
-            scale=scale_of(shop) if shop is not None else "stars",
-            channel="tracking_page",
-            comment=request.form.get("comment"),
-        )
-    if answer is not None:
-        after_answer(runtime, answer)
-    return see_other(f"/t/{token}#rl-feedback-{shipment_id}")
+    return see_other(f"/t/{token}#rl-feedback-{outcome.shipment_id}")
 
 
 @bp.route("/f/<token>", methods=["GET", "POST"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from flask import Flask, current_app, request
 from sqlalchemy import select
 
 from frontend.i18n import Translator, choose_language, make_translator
-from frontend.orders import load_order
+from frontend.orders import load_order, order_for_ref, record_answer
 from frontend.page import LoadedOrder, PageLinks, build_page
 from frontend.rendering import render
 from frontend.upsell import (
@@ -20,6 +21,7 @@ from frontend.upsell import (
     UpsellSettings,
     pick_products,
 )
+from plugin.insights.feedback import after_answer, scale_of
 from plugin.links import OrderRef
 from plugin.models import Order, Shop
 from plugin.runtime import Runtime, current_runtime
@@ -142,3 +144,38 @@ def shop_by_domain(domain: str) -> Shop | None:
         return session.scalar(
             select(Shop).where(Shop.domain == domain, Shop.uninstalled_at.is_(None))
         )
+
+
+@dataclass(frozen=True)
+class PageRating:
+    """What became of a rating posted from the tracking page."""
+
+    order_found: bool
+    shipment_id: int | None  # None when the form could not be read
+
+
+def rate_from_page(ref: OrderRef, form: Mapping[str, str]) -> PageRating:
+    """Record the rating form of the tracking page (app proxy or standalone) for ``ref``."""
+    runtime = current_runtime()
+    try:
+        rating = int(form.get("rating", ""))
+        shipment_id = int(form.get("shipment", ""))
+    except ValueError:
+        return PageRating(order_found=True, shipment_id=None)
+    with runtime.db.transaction() as session:
+        order = order_for_ref(session, ref)
+        if order is None:
+            return PageRating(order_found=False, shipment_id=None)
+        shop = session.get(Shop, order.shop_id)
+        answer = record_answer(
+            session,
+            order,
+            shipment_id,
+            rating,
+            scale=scale_of(shop) if shop is not None else "stars",
+            channel="tracking_page",
+            comment=form.get("comment"),
+        )
+    if answer is not None:
+        after_answer(runtime, answer)
+    return PageRating(order_found=True, shipment_id=shipment_id)
