@@ -19,22 +19,12 @@ from werkzeug.serving import make_server
 
 from plugin import create_app
 from plugin.shopify.connection import EXTENSION, connect
+from tests.browser_tools import launched_chromium, require_browser
 from tests.standins.shopify_fixtures import TEST_API_KEY, TEST_API_SECRET, TEST_RETRY_POLICY
 from tests.standins.shopify_server import ShopifyStandIn, id_token
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOP = "demo-shop.myshopify.com"
 SCREENSHOTS = Path(os.environ.get("RELAIS_SCREENSHOTS", "/tmp/relais-admin-screenshots"))
 
@@ -60,29 +50,11 @@ new PerformanceObserver((list) => {
 """
 
 
-def _require_browser() -> None:
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append(f"Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip install playwright)")
-    if missing:
-        if os.environ.get("RELAIS_REQUIRE_BROWSER_TOOLS"):
-            pytest.fail("browser tests need: " + "; ".join(missing))
-        pytest.skip("browser tests need: " + "; ".join(missing))
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    require_browser()
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -16,51 +16,23 @@ import pytest
 
 from plugin import create_app
 from plugin.shopify_payloads import Item, Shopper
+from tests.browser_tools import launched_chromium, require_browser
 from tests.frontend.conftest import T0, proxy_query
 from tests.frontend.live import Holder, ShopFront, serve
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def _require_browser() -> None:
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append(f"Chromium at {CHROMIUM} (apt-get install chromium)")
-    if shutil.which("node") is None or not AXE.exists():
-        missing.append(f"axe-core ({AXE.parent.parent.parent}: npm ci)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip install playwright)")
-    if missing:
-        # CI sets this once it installs the tools, so a missing one fails instead of skipping.
-        if os.environ.get("RELAIS_REQUIRE_BROWSER_TOOLS"):
-            pytest.fail("browser tests need: " + "; ".join(missing))
-        pytest.skip("browser tests need: " + "; ".join(missing))
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    missing = []
+    if shutil.which("node") is None or not AXE.exists():
+        missing.append(f"axe-core ({AXE.parent.parent.parent}: npm ci)")
+    require_browser(missing)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

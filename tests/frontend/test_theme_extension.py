@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.browser_tools import require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "frontend" / "extensions" / "relais-theme"
@@ -18,9 +19,7 @@ NODE_DIR = Path(__file__).parent / "node"
 
 def _node_tools_or_skip(package: str) -> None:
     if not (NODE_DIR / "node_modules" / package).is_dir() or shutil.which("node") is None:
-        if os.environ.get("RELAIS_REQUIRE_BROWSER_TOOLS"):
-            pytest.fail(f"run `npm ci` in {NODE_DIR} first")
-        pytest.skip(f"{package} not installed (npm ci in {NODE_DIR})")
+        require_tools([f"{package} (npm ci in {NODE_DIR})"], what="theme checks")
 
 
 def test_the_extension_has_the_layout_shopify_expects():

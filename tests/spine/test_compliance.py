@@ -74,6 +74,20 @@ def _orders(post_webhook):
     return anna, other, ids
 
 
+def _request_export(post_webhook, shopper, order_id, *, request_id):  # type: ignore[no-untyped-def]
+    """Shopify's customers/data_request for ``shopper`` and one of their orders."""
+    post_webhook(
+        "customers/data_request",
+        {
+            "shop_id": 1,
+            "shop_domain": "demo-shop.myshopify.com",
+            "customer": {"id": CUSTOMER_ID, "email": shopper.email, "phone": shopper.phone},
+            "orders_requested": [order_id],
+            "data_request": {"id": request_id},
+        },
+    )
+
+
 def _dump(runtime) -> str:
     """Every value of every row of every table, as one text."""
     chunks = []
@@ -86,16 +100,7 @@ def _dump(runtime) -> str:
 
 def test_data_request_builds_an_export_for_the_merchant(post_webhook, run_jobs, runtime):
     anna, _other, ids = _orders(post_webhook)
-    post_webhook(
-        "customers/data_request",
-        {
-            "shop_id": 1,
-            "shop_domain": "demo-shop.myshopify.com",
-            "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
-            "orders_requested": [ids[1001]],
-            "data_request": {"id": 4242},
-        },
-    )
+    _request_export(post_webhook, anna, ids[1001], request_id=4242)
     run_jobs()
     with runtime.db.session() as s:
         export = s.scalar(select(DataExport))
@@ -111,16 +116,7 @@ def test_the_export_reaches_the_merchant_through_the_cli(post_webhook, run_jobs,
     import sys
 
     anna, _other, ids = _orders(post_webhook)
-    post_webhook(
-        "customers/data_request",
-        {
-            "shop_id": 1,
-            "shop_domain": "demo-shop.myshopify.com",
-            "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
-            "orders_requested": [ids[1001]],
-            "data_request": {"id": 77},
-        },
-    )
+    _request_export(post_webhook, anna, ids[1001], request_id=77)
     run_jobs()
     done = subprocess.run(
         [sys.executable, "-m", "plugin", "privacy", "exports", "demo-shop", "77"],
@@ -149,16 +145,7 @@ def _cli_env(config, tmp_path):
 
 def test_customer_redact_leaves_no_trace_in_any_table(post_webhook, run_jobs, runtime):
     anna, other, ids = _orders(post_webhook)
-    post_webhook(
-        "customers/data_request",
-        {
-            "shop_id": 1,
-            "shop_domain": "demo-shop.myshopify.com",
-            "customer": {"id": CUSTOMER_ID, "email": anna.email, "phone": anna.phone},
-            "orders_requested": [ids[1001]],
-            "data_request": {"id": 1},
-        },
-    )
+    _request_export(post_webhook, anna, ids[1001], request_id=1)
     run_jobs()
     # A broken delivery that mentions her stays stored for replay until the redaction.
     post_webhook("orders/updated", {"id": ids[1001], "email": anna.email, "updated_at": "never"})
@@ -209,16 +196,7 @@ def test_shop_redact_erases_everything_of_the_shop(post_webhook, run_jobs, runti
 def test_order_show_cli(post_webhook, run_jobs, runtime, config, tmp_path):
     _anna, _other, ids = _orders(post_webhook)
     run_jobs()
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "SHOPIFY_API_KEY": config.shopify_api_key,
-        "SHOPIFY_API_SECRET": config.shopify_api_secret,
-        "APP_URL": config.app_url,
-        "SECRET_KEY": config.secret_key,
-        "DATABASE_URL": config.database_url,
-        "REDIS_URL": config.redis_url,
-        "RELAIS_INSTANCE_DIR": str(tmp_path / "cli"),
-    }
+    env = _cli_env(config, tmp_path)
     import json
     import sys
 
