@@ -8,8 +8,8 @@ SimpleWorker, JSON serializer, in the app context), burst mode:
      SMS alternately, rendered from the default copy, captured by the outbox transports in
      SQLite: claim, render, "send", record);
   3. subscriber jobs: N ``plugin.notifications.jobs.on_milestone`` for domain events (policy,
-     consent, quiet hours, one message row each, and its first attempt made in the same job,
-     as in production).
+     consent, quiet hours, one message row each, claimed in the same transaction, and its
+     first attempt made in the same job; in production the webhook job runs it inline).
 
 Each round measures empty jobs before, between and after the two kinds, and compares each
 kind with the empty jobs around it; the median of those ratios is printed.
@@ -71,7 +71,7 @@ def main() -> int:
         redis_url=redis_url,
         instance_dir=str(work),
         testing=True,
-        extra={"TWILIO_SMS_FROM": "Relais"},
+        twilio_sms_from="Relais",
     )
     app = create_app(config)
     for name in ("rq", "rq.worker", "rq.scheduler", "plugin", "relais"):

@@ -132,34 +132,32 @@ def scaleout(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _queue_burst(cluster: Any, domain: str, count: int) -> None:
-    """A shop's burst of ``count`` orders/create, stored and queued by the intake's functions."""
+    """A shop's burst of ``count`` orders/create, stored and queued by the intake's own
+    writer (what ``POST /webhooks`` does after the signature check), 500 at a time."""
     from plugin.config import Config
+    from plugin.db import Database
     from plugin.queues import JobQueues
-    from webhooks.intake import IncomingDelivery, queue_delivery, shop_lane, store_delivery
+    from webhooks.intake import Arrival, IncomingDelivery, IntakeWriter
 
     config = Config.from_env(cluster.env())
-    from plugin.db import Database
-
     db = Database(cluster.database_url)
     redis = connect(cluster.redis.url)
-    queues = JobQueues(redis)
+    writer = IntakeWriter(db, redis, JobQueues(redis), config.shop_burst_per_minute)
     secret = cluster.env()["SHOPIFY_API_SECRET"]
     template = order_story(domain, secret, events=())[0]
     body = template.body.decode()
-    pipeline = redis.pipeline(transaction=False)
-    for n in range(count):
-        incoming = IncomingDelivery(
-            webhook_id=f"burst-{n}", topic="orders/create", shop_domain=domain,
-            api_version="2026-07", event_id=None, triggered_at=datetime.now(UTC),
-        )
-        delivery_id, _ = store_delivery(
-            db, incoming, body.replace('"id": ', f'"id": {n + 1}0', 1)
-        )
-        queue_delivery(queues, delivery_id, pipeline=pipeline,
-                       lane=shop_lane(redis, domain, config))
-        if n % 500 == 499:
-            pipeline.execute()
-    pipeline.execute()
+    for start in range(0, count, 500):
+        arrivals = [
+            Arrival(
+                IncomingDelivery(
+                    webhook_id=f"burst-{n}", topic="orders/create", shop_domain=domain,
+                    api_version="2026-07", event_id=None, triggered_at=datetime.now(UTC),
+                ),
+                body.replace('"id": ', f'"id": {n + 1}0', 1),
+            )
+            for n in range(start, min(start + 500, count))
+        ]
+        writer.store_and_queue(arrivals)
     db.dispose()
 
 
@@ -178,7 +176,8 @@ def fairness_round(big: int, small_orders: int, lanes: bool, wait: float) -> dic
                 _queue_burst(cluster, big_shop, big)
             queued_in = time.monotonic() - started
             secret = cluster.env()["SHOPIFY_API_SECRET"]
-            stories = [order_story(small_shop, secret, events=("in_transit",))
+            # Ordered then shipped: the "shipped" email is not overtaken by a later milestone.
+            stories = [order_story(small_shop, secret, events=())
                        for _ in range(small_orders)]
             accepted: dict[str, float] = {}
 
@@ -186,7 +185,13 @@ def fairness_round(big: int, small_orders: int, lanes: bool, wait: float) -> dic
                 accepted[record.webhook.webhook_id] = time.time()
 
             Driver(cluster.base_url, concurrency=1, rate=0.5, on_accepted=note).run(stories)
+            # The "shipped" email is the message each small-shop order calls for.
+            shipped_by = {story[0].effect[1]: story[1].webhook_id for story in stories}
             latencies = _small_shop_latencies(cluster.database_url, accepted, wait)
+            latencies.update(
+                _small_shop_message_latencies(cluster.database_url, small_shop, accepted,
+                                              shipped_by, wait)
+            )
     return {"lanes": lanes, "big_orders": big, "queued_in_s": round(queued_in, 1), **latencies}
 
 
@@ -219,6 +224,49 @@ def _small_shop_latencies(url: str, accepted: dict[str, float], wait: float) -> 
         "p50_s": round(statistics.median(values), 2) if values else None,
         "max_s": round(values[-1], 2) if values else None,
         "messages_sent": sent,
+    }
+
+
+def _small_shop_message_latencies(
+    url: str, domain: str, accepted: dict[str, float], shipped_by: dict[int, str], wait: float
+) -> dict[str, Any]:
+    """Seconds from the 200 of each small-shop order's fulfillment webhook to its "shipped"
+    email sent (at most ``wait``)."""
+    from plugin.models import Order, Shop
+    from plugin.notifications.models import NotificationMessage
+
+    engine = engine_for(url)
+    deadline = time.time() + wait
+    sent: dict[int, float] = {}
+    while time.time() < deadline and len(sent) < len(shipped_by):
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(Order.shopify_id, NotificationMessage.sent_at)
+                .join(Order, Order.id == NotificationMessage.order_id)
+                .join(Shop, Shop.id == Order.shop_id)
+                .where(Shop.domain == domain, NotificationMessage.milestone == "shipped",
+                       NotificationMessage.state == "sent")
+            ).all()
+        for order_id, sent_at in rows:
+            webhook_id = shipped_by.get(order_id)
+            if webhook_id in accepted and sent_at is not None:
+                sent[order_id] = max(0.0, sent_at.timestamp() - accepted[webhook_id])
+        time.sleep(0.5)
+    with engine.connect() as conn:
+        states = conn.execute(
+            select(NotificationMessage.state, NotificationMessage.reason, func.count())
+            .join(Shop, Shop.id == NotificationMessage.shop_id)
+            .where(Shop.domain == domain)
+            .group_by(NotificationMessage.state, NotificationMessage.reason)
+        ).all()
+    engine.dispose()
+    values = sorted(sent.values())
+    return {
+        "small_message_states": {f"{state}: {reason or ''}": n for state, reason, n in states},
+        "small_messages": len(shipped_by),
+        "messages_within_wait": len(values),
+        "message_p50_s": round(statistics.median(values), 2) if values else None,
+        "message_max_s": round(values[-1], 2) if values else None,
     }
 
 

@@ -18,7 +18,7 @@ from frontend.storefront import (
     visitor_translator,
 )
 from plugin.insights.feedback import after_answer, is_high, scale_of, scores
-from plugin.insights.tracking import record_event
+from plugin.insights.tracking import record_event, record_short_link_click
 from plugin.links import (
     OrderRef,
     RatingRef,
@@ -114,12 +114,14 @@ def short_link(code: str) -> Response:
         return _message("page_title", "rate_limited", 429)
     target = None
     if public_id is not None:
-        with runtime.db.session() as session:
+        with runtime.db.transaction() as session:
             row = session.execute(
-                select(Shop.domain, Shop.primary_domain)
+                select(Shop.id, Shop.domain, Shop.primary_domain, Order.id.label("order_id"))
                 .join(Order, Order.shop_id == Shop.id)
                 .where(Order.public_id == public_id, Order.redacted_at.is_(None))
             ).first()
+            if row is not None:
+                record_short_link_click(session, row.id, row.order_id)
         if row is not None:
             target = tracking_link(
                 runtime.config, row.domain, public_id, channel="sms", host=row.primary_domain

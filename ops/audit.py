@@ -168,6 +168,7 @@ def audit(
             .having(func.count() > 1)
         ).all()
         domain_events = conn.scalar(select(func.count()).select_from(DomainEvent)) or 0
+    lost_states: Counter[str] = Counter()
     for record in report.accepted:
         webhook = record.webhook
         kind, key = webhook.effect
@@ -177,6 +178,9 @@ def audit(
             or (kind == "event" and lines[(webhook.shop_domain, key)] >= 1)
         )
         figures.processed += applied
+        if not applied:
+            # Why: still "received" (waiting for a job), "failed", or processed without effect.
+            lost_states[str(delivery_status.get(webhook.webhook_id, "not stored"))] += 1
     figures.lost = figures.accepted - figures.processed
     duplicate_lines = sum(count - 1 for count in lines.values() if count > 1)
     duplicate_announcements = sum(count - 1 for *_, count in announcements)
@@ -193,4 +197,6 @@ def audit(
         domain_events=domain_events,
         answers=dict(sorted((str(k), v) for k, v in statuses.items())),
     )
+    if lost_states:
+        figures.notes["lost_by_delivery_status"] = dict(lost_states)
     return figures

@@ -5,6 +5,8 @@ driver retries non-200 answers like Shopify), breaks one thing while the burst i
 way, waits for the queues to drain and audits: accepted, processed, lost, duplicated.
 
     python -m ops.faults redis-crash db-outage worker-kill worker-restart scheduler-kill
+
+Providers failing (SendGrid, Twilio, APNs) is ``python -m ops.provider_faults``.
 """
 
 from __future__ import annotations
@@ -177,7 +179,8 @@ def scheduler_kill(probes: int = 5, due_in: float = 3.0) -> Fault:
     """SIGKILL the worker that holds RQ's scheduler lock while scheduled jobs are pending.
 
     The probes are sweeps scheduled through Relais' own queues (as retries and quiet hours
-    are); the note says how late each one ran, which is bounded by RQ's lock expiry.
+    are); the note says how late each one ran, which is bounded by RQ's lock expiry plus the
+    workers' maintenance interval (``plugin.worker.SCHEDULER_TAKEOVER_SECONDS``).
     """
 
     def fault(context: Context) -> None:

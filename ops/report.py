@@ -15,7 +15,7 @@ METRIC_PREFIXES = (
     "relais_job_failures_total",
     "relais_webhook_deliveries",
     "relais_notification",
-    "relais_push",
+    "relais_wallet_pushes",
 )
 
 

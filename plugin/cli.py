@@ -35,8 +35,9 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", type=int, help="request threads per process  [default: 8]")
 @click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server listens
-def serve(workers: int, host: str) -> None:
+def serve(workers: int, threads: int | None, host: str) -> None:
     """Serve the web app with gunicorn on $PORT (default 8000)."""
     from plugin.server import serve_forever
 
@@ -44,7 +45,7 @@ def serve(workers: int, host: str) -> None:
         config = Config.from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    serve_forever(config, host=host, workers=workers)
+    serve_forever(config, host=host, workers=workers, threads=threads)
 
 
 @cli.command()

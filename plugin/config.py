@@ -38,6 +38,14 @@ class Config:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_base_url: str | None = None
+    # Operator defaults of notifications (a merchant's own sender settings override them).
+    notifications_from_email: str | None = None  # default notifications@<APP_URL host>
+    twilio_sms_from: str | None = None  # a number, an alphanumeric id or an MG... service
+    twilio_whatsapp_from: str | None = None
+    sendgrid_webhook_public_key: str | None = None  # Event Webhook key, base64 DER
+    notifications_send_timeout: float = 10.0  # seconds allowed to each provider call
+    notifications_lease_seconds: float = 30.0  # how long a send attempt owns its message
+    notifications_max_attempts: int = 6  # attempts before a message is marked failed
     pass_type_identifier: str = "pass.com.relais.order"  # noqa: S105 - an identifier
     order_type_identifier: str = "order.com.relais"
     apple_team_id: str = "RELAISDEV1"
@@ -102,6 +110,13 @@ class Config:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
             twilio_base_url=env.get("TWILIO_BASE_URL") or None,
+            notifications_from_email=env.get("NOTIFICATIONS_FROM_EMAIL") or None,
+            twilio_sms_from=env.get("TWILIO_SMS_FROM") or None,
+            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or None,
+            sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+            notifications_send_timeout=_float(env, "NOTIFICATIONS_SEND_TIMEOUT", 10.0),
+            notifications_lease_seconds=_float(env, "NOTIFICATIONS_LEASE_SECONDS", 30.0),
+            notifications_max_attempts=_int(env, "NOTIFICATIONS_MAX_ATTEMPTS", 6),
             pass_type_identifier=env.get("PASS_TYPE_IDENTIFIER", cls.pass_type_identifier),
             order_type_identifier=env.get("ORDER_TYPE_IDENTIFIER", cls.order_type_identifier),
             apple_team_id=env.get("APPLE_TEAM_ID", cls.apple_team_id),
@@ -137,6 +152,10 @@ class Config:
             self.twilio_account_sid and self.twilio_auth_token
         ):
             problems.append("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        if self.notifications_lease_seconds <= self.notifications_send_timeout:
+            problems.append("NOTIFICATIONS_LEASE_SECONDS must exceed NOTIFICATIONS_SEND_TIMEOUT")
+        if self.notifications_max_attempts < 1:
+            problems.append("NOTIFICATIONS_MAX_ATTEMPTS must be at least 1")
         if not self.app_url.startswith(("http://", "https://")):
             problems.append("APP_URL must start with http:// or https://")
         if problems:
@@ -179,3 +198,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc

@@ -20,10 +20,11 @@ from plugin.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# Every subscriber of "shipment reached milestone"; each runs in its own job.
+# Every subscriber of "shipment reached milestone": inline ones run in the job that recorded
+# the event, right after its commit (their own job on failure); the others in their own job.
 SUBSCRIBERS = [
-    Subscriber(name="stats", job="plugin.stats.count_milestone_job", queue="events"),
-    Subscriber(name="notify", job="plugin.notifications.jobs.on_milestone", queue="events"),
+    Subscriber(name="notify", job="plugin.notifications.jobs.on_milestone", inline=True),
+    Subscriber(name="stats", job="plugin.stats.count_milestone_job", inline=True),
     Subscriber(name="wallet", job="wallet.jobs.on_milestone", queue="wallet"),
 ]
 

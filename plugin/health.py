@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import stats
 from plugin.models import WebhookDelivery
+from plugin.notifications.models import NotificationMessage
 from plugin.runtime import Runtime, current_runtime
 from wallet import metrics as wallet_metrics
 
@@ -85,13 +86,25 @@ class RelaisCollector:
         deliveries = GaugeMetricFamily(
             "relais_webhook_deliveries", "Stored webhook deliveries by state", labels=["status"]
         )
+        messages = GaugeMetricFamily(
+            "relais_notification_messages",
+            "Shopper messages by channel and state (queued, sending, sent, failed, skipped)",
+            labels=["channel", "state"],
+        )
         with self.runtime.db.session() as session:
             rows = session.execute(
                 select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
             )
             for status, stored in rows:
                 deliveries.add_metric([status], stored)
+            by_state = session.execute(
+                select(NotificationMessage.channel, NotificationMessage.state, func.count())
+                .group_by(NotificationMessage.channel, NotificationMessage.state)
+            )
+            for channel, state, stored in by_state:
+                messages.add_metric([channel, state], stored)
         yield deliveries
+        yield messages
 
 
 def _oldest_age(job_ids: list[str], redis: object) -> float:

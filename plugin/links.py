@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -40,7 +41,9 @@ class OrderRef:
     public_id: str
 
 
+@lru_cache(maxsize=8)
 def _signer(secret_key: str) -> Signer:
+    # Built once per key: every message signs several links.
     return Signer(secret_key, salt=_SALT, sep=".", digest_method=hashlib.sha256)
 
 
@@ -190,6 +193,7 @@ class RatingRef:
     channel: str | None
 
 
+@lru_cache(maxsize=16)
 def _serializer(secret_key: str, salt: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
 

@@ -199,7 +199,9 @@ def _scrub_stored_payloads(session: Session, shop_domain: str, values: Sequence[
     )
 
 
-def redact_shop(session: Session, shop_domain: str) -> bool:
+def redact_shop(
+    session: Session, shop_domain: str, holders: Sequence[PersonalDataHolder] = ()
+) -> bool:
     """Delete everything Relais holds about a shop (48 hours after uninstall, per Shopify)."""
     shop = session.scalar(select(Shop).where(Shop.domain == shop_domain))
     session.execute(
@@ -209,6 +211,10 @@ def redact_shop(session: Session, shop_domain: str) -> bool:
     )
     if shop is None:
         return False
+    # Holders erase what the cascade below does not reach (the notification outbox).
+    order_ids = list(session.scalars(select(Order.id).where(Order.shop_id == shop.id)))
+    for holder in holders:
+        holder.redact(session, shop.id, order_ids)
     # Tables reference shops with ON DELETE CASCADE, so one delete erases the shop's data.
     session.execute(delete(Shop).where(Shop.id == shop.id))
     return True

@@ -29,7 +29,13 @@ class RelaisServer(BaseApplication):
         return create_app(self.relais_config)
 
 
-def serve_forever(config: Config, *, host: str, workers: int) -> None:
+# Threaded workers: a process keeps several requests in flight, keeps connections alive,
+# and lets concurrent webhooks share one commit (plugin.group_commit).
+WORKER_CLASS = "gthread"
+WEB_THREADS = 8
+
+
+def serve_forever(config: Config, *, host: str, workers: int, threads: int | None = None) -> None:
     """Start gunicorn on ``config.port``; an embedded Redis is started first and shared."""
     if not config.redis_url:
         url = redis_conn.start_embedded_redis(config.instance_path)
@@ -40,7 +46,8 @@ def serve_forever(config: Config, *, host: str, workers: int) -> None:
         {
             "bind": f"{host}:{config.port}",
             "workers": workers,
-            "worker_class": "sync",
+            "worker_class": WORKER_CLASS,
+            "threads": threads or WEB_THREADS,
             "timeout": 30,
             "graceful_timeout": 10,
             "accesslog": "-",

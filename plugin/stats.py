@@ -22,9 +22,9 @@ class Count:
     value: int
 
 
-def count_webhook(redis: Redis | Pipeline, topic: str, outcome: str) -> None:
-    """One webhook received, by topic and outcome (accepted, duplicate, invalid...)."""
-    redis.hincrby(WEBHOOKS_KEY, f"{topic}|{outcome}", 1)
+def count_webhook(redis: Redis | Pipeline, topic: str, outcome: str, count: int = 1) -> None:
+    """Webhooks received, by topic and outcome (accepted, duplicate, invalid...)."""
+    redis.hincrby(WEBHOOKS_KEY, f"{topic}|{outcome}", count)
 
 
 def count_job_failure(redis: Redis, job: str) -> None:

@@ -34,6 +34,33 @@ def insert_once(
     return None if row is None else row[0]
 
 
+def insert_many_once(
+    connection: Session | Connection,
+    model: type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: str,
+) -> dict[Any, Any]:
+    """:func:`insert_once` for many rows in one statement, ``key`` being their unique column.
+
+    Returns ``{key value: new primary key}`` for the rows inserted; a key missing from the
+    answer was there already (or came twice in ``rows``: the first one is inserted).
+    """
+    if not rows:
+        return {}
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    stmt = _many_statement(bind.dialect.name, model.__table__, key)
+    result = connection.execute(stmt, [dict(row) for row in rows])
+    return {row[1]: row[0] for row in result}
+
+
+@lru_cache(maxsize=16)
+def _many_statement(dialect: str, table: Table, key: str) -> Any:
+    # RETURNING the key after the primary key: the rows the conflict clause skips return
+    # nothing, so the answer cannot be matched to the parameters by position.
+    return _statement(dialect, table, (key,)).returning(table.c[key])
+
+
 @lru_cache(maxsize=64)
 def _statement(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Any:
     # Built once per table: the values travel as parameters, so SQLAlchemy's compiled

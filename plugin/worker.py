@@ -32,7 +32,21 @@ PERIODIC_JOBS = [
     PeriodicJob("notifications-sweep", "plugin.notifications.jobs.sweep", every=10),
     PeriodicJob("notifications-alerts", "plugin.notifications.jobs.raise_alerts", every=900),
     PeriodicJob("shopify-reconcile", "plugin.shopify.sync.reconcile_stale_orders_job", every=86400),
+    PeriodicJob("insights-rollup", "plugin.insights.rollup.refresh_all_job", every=3600),
 ]
+
+
+# RQ's scheduler (delayed jobs: retries, quiet hours) runs beside one worker, which holds a
+# Redis lock that expires SCHEDULER_LOCK_SECONDS after its holder last refreshed it. The
+# other workers try to take the lock over only during their maintenance, every
+# MAINTENANCE_SECONDS (RQ's default is 10 minutes), and an idle worker gets there only when
+# its wait for a job ends (WORKER_TTL_SECONDS - 15 s). With these values, scheduled jobs run
+# again at most about SCHEDULER_LOCK_SECONDS + MAINTENANCE_SECONDS (76 s) after the holder
+# died, plus the job a surviving worker was busy with.
+SCHEDULER_LOCK_SECONDS = 61  # RQScheduler's own: its interval (1 s) + 60 s
+MAINTENANCE_SECONDS = 15
+WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
+SCHEDULER_TAKEOVER_SECONDS = SCHEDULER_LOCK_SECONDS + MAINTENANCE_SECONDS
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> None:
@@ -40,10 +54,17 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
 
     SimpleWorker runs jobs in this process instead of forking one per job: Relais' jobs are
     short, idempotent and I/O bound, and the fork costs more than most of them. A job that
-    hangs is still stopped by its timeout (SIGALRM).
+    hangs is still stopped by its timeout (SIGALRM). If the worker holding RQ's scheduler
+    dies, another takes over within :data:`SCHEDULER_TAKEOVER_SECONDS`.
     """
     runtime = current_runtime()
-    worker = SimpleWorker(runtime.queues.all(), connection=runtime.redis, serializer=JSONSerializer)
+    worker = SimpleWorker(
+        runtime.queues.all(),
+        connection=runtime.redis,
+        serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_SECONDS,
+        worker_ttl=WORKER_TTL_SECONDS,
+    )
     stop = threading.Event()
     if not burst:
         ticker = threading.Thread(

@@ -7,6 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register ``POST /webhooks``."""
-    from webhooks.intake import bp
+    from plugin.runtime import current_runtime
+    from webhooks.intake import bp, init_intake
 
     app.register_blueprint(bp)
+    with app.app_context():
+        init_intake(app, current_runtime())

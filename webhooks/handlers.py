@@ -133,7 +133,7 @@ def _customer_redact(session: Session, delivery: Delivery) -> str:
 
 
 def _shop_redact(session: Session, delivery: Delivery) -> str:
-    erased = privacy.redact_shop(session, delivery.shop_domain)
+    erased = privacy.redact_shop(session, delivery.shop_domain, delivery.privacy_holders)
     return "shop erased" if erased else "nothing held for this shop"
 
 

@@ -28,6 +28,7 @@ def process_delivery(delivery_id: int) -> str:
     """
     runtime = current_runtime()
     result = "already processed"
+    recorded: list[int] = []
     with runtime.db.transaction() as session:
         delivery = session.scalar(
             select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
@@ -37,8 +38,8 @@ def process_delivery(delivery_id: int) -> str:
         if delivery.status == "received":
             delivery.attempts += 1
             result = _apply(session, delivery, runtime)
-    if result != "already processed":
-        _dispatch_events(delivery_id)
+            recorded = events.recorded_event_ids(session)
+    _dispatch_events(recorded)
     return result
 
 
@@ -75,6 +76,7 @@ def _apply(session: Session, delivery: WebhookDelivery, runtime: Runtime) -> str
         # errors the parser did not foresee land here too rather than looping on retries.
         if not isinstance(exc, PayloadError):
             log.exception("webhook %s (%s): unexpected payload shape", delivery.id, delivery.topic)
+        events.forget_recorded_events(session)  # rolled back with the savepoint
         delivery.status = "failed"
         delivery.error = (str(exc) or type(exc).__name__)[:1000]
         log.warning("webhook %s (%s) failed: %s", delivery.id, delivery.topic, delivery.error)
@@ -93,18 +95,23 @@ def _shop_uninstalled(session: Session, shop_domain: str) -> bool:
     return uninstalled_at is not None
 
 
-def _dispatch_events(delivery_id: int) -> None:
+def _dispatch_events(event_ids: list[int]) -> None:
+    """Hand exactly the events this delivery recorded to their subscribers (after the
+    commit). Events other transactions recorded are theirs to dispatch, or the sweeper's."""
+    if not event_ids:
+        return
     runtime = current_runtime()
-    with runtime.db.session() as session:
-        pending = events.pending_event_ids(session)
-    events.dispatch(runtime.db, runtime.queues, runtime.subscribers, pending)
+    # Inline subscribers (notifications) run here: a shopper's text does not wait in a
+    # queue behind other shops' webhooks.
+    events.dispatch(runtime.db, runtime.queues, runtime.subscribers, event_ids, run_inline=True)
 
 
 def sweep() -> dict[str, int]:
     """Queue again what a crash or an outage left behind: unprocessed deliveries, and domain
     events whose subscribers were never queued. Runs periodically from the worker."""
     runtime = current_runtime()
-    cutoff = utcnow() - timedelta(seconds=runtime.config.stuck_delivery_seconds)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=runtime.config.stuck_delivery_seconds)
     with runtime.db.session() as session:
         stuck = list(
             session.scalars(
@@ -114,7 +121,8 @@ def sweep() -> dict[str, int]:
                 .limit(1000)
             )
         )
-        pending = events.pending_event_ids(session)
+        # Only events pending for a while: a younger one's own transaction dispatches it.
+        pending = events.pending_event_ids(session, created_before=now - events.PENDING_GRACE)
     stuck = _without_waiting_jobs(runtime, stuck)
     for delivery_id in stuck:
         queue_delivery(runtime.queues, delivery_id)

@@ -264,10 +264,14 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("campaign", sa.String(length=32), nullable=False),
         sa.Column("code", sa.String(length=255), nullable=False),
         sa.Column("shopify_gid", sa.String(length=255), nullable=True),
         sa.Column("percentage", sa.SmallInteger(), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", plugin.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", plugin.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["shop_id"],
             ["shops.id"],
@@ -280,6 +284,75 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_relais_discount_codes_shop_code", ["shop_id", "code"], unique=True
         )
+        batch_op.create_index(
+            "ix_relais_discount_codes_shop_campaign", ["shop_id", "campaign"], unique=True
+        )
+
+    op.create_table(
+        "insight_daily_messages",
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("sent", sa.Integer(), nullable=False),
+        sa.Column("delivered", sa.Integer(), nullable=False),
+        sa.Column("opened", sa.Integer(), nullable=False),
+        sa.Column("clicked", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_insight_daily_messages_shop_id_shops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "shop_id", "day", "channel", name=op.f("pk_insight_daily_messages")
+        ),
+    )
+    op.create_table(
+        "insight_daily_events",
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("link_clicks", sa.Integer(), nullable=False),
+        sa.Column("page_views", sa.Integer(), nullable=False),
+        sa.Column("upsell_views", sa.Integer(), nullable=False),
+        sa.Column("upsell_clicks", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_insight_daily_events_shop_id_shops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("shop_id", "day", name=op.f("pk_insight_daily_events")),
+    )
+    op.create_table(
+        "insight_daily_ratings",
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("scale", sa.String(length=8), nullable=False),
+        sa.Column("rating", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("answers", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_insight_daily_ratings_shop_id_shops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "shop_id", "day", "scale", "rating", name=op.f("pk_insight_daily_ratings")
+        ),
+    )
+    op.create_table(
+        "insight_rollup_watermarks",
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("refreshed_at", plugin.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_insight_rollup_watermarks_shop_id_shops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("shop_id", name=op.f("pk_insight_rollup_watermarks")),
+    )
 
     op.create_table(
         "shop_channel_credentials",
@@ -613,7 +686,13 @@ def upgrade() -> None:
             "ix_notification_messages_recipient", ["shop_id", "recipient"], unique=False
         )
         batch_op.create_index(
-            "ix_notification_messages_shop_state", ["shop_id", "state", "created_at"], unique=False
+            "ix_notification_messages_shop_state",
+            ["shop_id", "state", "created_at"],
+            unique=False,
+            postgresql_include=["channel", "delivery_status", "id"],
+        )
+        batch_op.create_index(
+            "ix_notification_messages_shop_updated", ["shop_id", "updated_at"], unique=False
         )
 
     op.create_table(
@@ -808,6 +887,7 @@ def downgrade() -> None:
 
     op.drop_table("shipment_feedback")
     with op.batch_alter_table("notification_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_notification_messages_shop_updated")
         batch_op.drop_index("ix_notification_messages_shop_state")
         batch_op.drop_index("ix_notification_messages_recipient")
         batch_op.drop_index("ix_notification_messages_provider")
@@ -842,9 +922,14 @@ def downgrade() -> None:
     op.drop_table("shop_setup_checks")
     op.drop_table("shop_channel_credentials")
     with op.batch_alter_table("relais_discount_codes", schema=None) as batch_op:
+        batch_op.drop_index("ix_relais_discount_codes_shop_campaign")
         batch_op.drop_index("ix_relais_discount_codes_shop_code")
 
     op.drop_table("relais_discount_codes")
+    op.drop_table("insight_rollup_watermarks")
+    op.drop_table("insight_daily_ratings")
+    op.drop_table("insight_daily_events")
+    op.drop_table("insight_daily_messages")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_shop_name")
         batch_op.drop_index("ix_orders_shop_email")

@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from plugin.admin.settings import Branding, FeedbackChoice, UpsellChoice
+from plugin.admin.settings import (
+    FEEDBACK_SCALES,
+    LOW_SCORE_CHOICES,
+    Branding,
+    FeedbackChoice,
+    UpsellChoice,
+)
 
 EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -175,13 +181,41 @@ def validate_upsell(form: Mapping[str, Any]) -> tuple[UpsellChoice, Errors]:
     return choice, errors
 
 
-def validate_feedback(form: Mapping[str, Any]) -> tuple[FeedbackChoice, Errors]:
+def relais_code_percentage(form: Mapping[str, Any], errors: Errors) -> int | None:
+    """The percentage off of the code the merchant asks Relais to create (None: no request)."""
+    if form.get("relais_code_percentage") in (None, ""):
+        return None
+    return int_value(form, "relais_code_percentage", errors, low=1, high=90, default=10)
+
+
+def validate_feedback(form: Mapping[str, Any]) -> tuple[FeedbackChoice, int, Errors]:
+    """The feedback choices, and the days after delivery the request waits (0: never sent)."""
     errors = Errors()
+    delay = int_value(form, "delay_days", errors, low=1, high=30, default=3)
+    scale = form.get("scale") or "stars"
+    if scale not in FEEDBACK_SCALES:
+        errors.add("scale", "error_choice")
+        scale = "stars"
+    low = None
+    if form.get("low_at_most") not in (None, ""):
+        allowed = LOW_SCORE_CHOICES[scale]
+        low = int_value(
+            form, "low_at_most", errors, low=allowed[0], high=allowed[-1], default=allowed[-1]
+        )
+    review_url = text_value(form, "review_url", errors, max_length=2000)
+    if review_url and "review_url" not in errors.fields:
+        parts = urlsplit(review_url)
+        if parts.scheme != "https" or not parts.hostname:
+            errors.add("review_url", "error_url_https")
+    referral = {}
+    for language in ("fr", "en"):
+        value = text_value(form, f"referral_text_{language}", errors, max_length=300)
+        if value:
+            referral[language] = value
     choice = FeedbackChoice(
-        enabled=flag(form, "feedback_enabled"),
-        delay_days=int_value(form, "delay_days", errors, low=1, high=30, default=3),
+        scale=scale, low_at_most=low, review_url=review_url, referral_text=referral
     )
-    return choice, errors
+    return choice, delay if flag(form, "feedback_enabled") else 0, errors
 
 
 # --- message copy --------------------------------------------------------------------------

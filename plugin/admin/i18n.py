@@ -246,6 +246,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "feedback_title": "Avis de livraison",
         "feedback_enabled": "Demander « Comment s'est passée votre livraison ? »",
         "feedback_delay": "Jours après la livraison",
+        "relais_code_title": "Code de réduction créé par Relais",
+        "relais_code_percentage": "Créer un code de (en %)",
+        "relais_code_help": (
+            "Relais crée le code dans votre boutique (une fois par client, sur tous les"
+            " produits) et l'offre sur la page de suivi si vous n'avez pas indiqué de code."
+        ),
+        "relais_code_pending": "Code {code} (-{percentage} %) : en cours de création dans Shopify.",
+        "relais_code_created": "Code {code} (-{percentage} %) : créé dans Shopify.",
+        "relais_code_refused": (
+            "Code {code} (-{percentage} %) : refusé par Shopify. Enregistrez pour réessayer."
+        ),
+        "relais_code_problem": "Dernière réponse de Shopify : {detail}",
+        "feedback_scale": "Échelle de note",
+        "feedback_scale_stars": "1 à 5 étoiles",
+        "feedback_scale_nps": "0 à 10 (NPS)",
+        "feedback_low_at_most": "Note basse : jusqu'à",
+        "feedback_low_at_most_help": (
+            "Une note égale ou inférieure alerte votre service client aussitôt. Vide : 2 sur 5"
+            " étoiles, 6 sur 10."
+        ),
+        "feedback_review_url": "Lien vers vos avis",
+        "feedback_review_url_help": "Proposé après une bonne note (4 ou 5 étoiles, 9 ou 10).",
+        "feedback_referral_fr": "Offre de parrainage (français)",
+        "feedback_referral_en": "Offre de parrainage (anglais)",
     },
     "en": {
         "app_name": "Relais",
@@ -432,6 +456,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "feedback_title": "Delivery feedback",
         "feedback_enabled": 'Ask "How was your delivery?"',
         "feedback_delay": "Days after delivery",
+        "relais_code_title": "Discount code created by Relais",
+        "relais_code_percentage": "Create a code for (% off)",
+        "relais_code_help": (
+            "Relais creates the code in your store (once per customer, on every product) and"
+            " offers it on the tracking page unless you named a code above."
+        ),
+        "relais_code_pending": "Code {code} ({percentage}% off): being created in Shopify.",
+        "relais_code_created": "Code {code} ({percentage}% off): created in Shopify.",
+        "relais_code_refused": (
+            "Code {code} ({percentage}% off): refused by Shopify. Save to retry."
+        ),
+        "relais_code_problem": "Shopify's last answer: {detail}",
+        "feedback_scale": "Rating scale",
+        "feedback_scale_stars": "1 to 5 stars",
+        "feedback_scale_nps": "0 to 10 (NPS)",
+        "feedback_low_at_most": "Low score: up to",
+        "feedback_low_at_most_help": (
+            "A score at or below this alerts your support inbox at once. Empty: 2 of 5 stars,"
+            " 6 of 10."
+        ),
+        "feedback_review_url": "Link to your reviews",
+        "feedback_review_url_help": "Offered after a high score (4 or 5 stars, 9 or 10).",
+        "feedback_referral_fr": "Referral offer (French)",
+        "feedback_referral_en": "Referral offer (English)",
     },
 }
 

@@ -6,8 +6,10 @@ Keys (shared with the storefront and notifications, which read them):
 * ``support_email``: where shoppers' replies go (a person reads it)
 * ``upsell``: ``enabled``, ``fallback_collection``, ``discount_code``, ``discount_text`` (per
   language), ``limit``
-* ``feedback``: ``enabled``, ``delay_days``, ``scale`` (``stars`` 1 to 5 or ``nps`` 0 to 10),
-  ``review_url`` (shown after a high score), ``referral_text`` (per language, else)
+* ``feedback``: ``scale`` (``stars`` 1 to 5 or ``nps`` 0 to 10), ``low_at_most`` (a score
+  at or below it alerts the support inbox; None: the scale's default), ``review_url`` (shown
+  after a high score), ``referral_text`` (per language, else). When the request is sent
+  (days after delivery, 0 for never) is the notifications' ``feedback_days`` alert threshold.
 * ``setup``: what the merchant confirmed by hand in the checklist
 
 No web code here: notifications and the storefront may import this module.
@@ -22,7 +24,6 @@ from typing import Any
 from plugin.models import Shop
 
 DEFAULT_UPSELL_LIMIT = 4
-DEFAULT_FEEDBACK_DELAY_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,15 @@ class UpsellChoice:
 
 
 FEEDBACK_SCALES = ("stars", "nps")
+# The scores a "low score" threshold may take on each scale: below the high scores (4 stars,
+# 9 on the 0 to 10 scale), which get the review link or the referral offer.
+LOW_SCORE_CHOICES = {"stars": range(1, 4), "nps": range(0, 9)}
 
 
 @dataclass(frozen=True)
 class FeedbackChoice:
-    enabled: bool = True
-    delay_days: int = DEFAULT_FEEDBACK_DELAY_DAYS
     scale: str = "stars"
+    low_at_most: int | None = None  # None: the scale's default
     review_url: str | None = None
     referral_text: dict[str, str] = field(default_factory=dict)
 
@@ -124,13 +127,12 @@ def save_upsell(shop: Shop, choice: UpsellChoice) -> None:
 
 def get_feedback(shop: Shop) -> FeedbackChoice:
     raw = _section(shop, "feedback")
-    delay = raw.get("delay_days")
-    scale = raw.get("scale")
+    scale = str(raw.get("scale")) if raw.get("scale") in FEEDBACK_SCALES else "stars"
+    low = raw.get("low_at_most")
     referral = raw.get("referral_text")
     return FeedbackChoice(
-        enabled=bool(raw.get("enabled", True)),
-        delay_days=delay if isinstance(delay, int) else DEFAULT_FEEDBACK_DELAY_DAYS,
-        scale=scale if scale in FEEDBACK_SCALES else "stars",
+        scale=scale,
+        low_at_most=low if isinstance(low, int) and low in LOW_SCORE_CHOICES[scale] else None,
         review_url=_text(raw.get("review_url")),
         referral_text=(
             {k: str(v) for k, v in referral.items() if v} if isinstance(referral, dict) else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from plugin.admin.forms import (
     Errors,
     fields_list,
     flag,
+    relais_code_percentage,
     validate_branding,
     validate_copy,
     validate_feedback,
@@ -50,7 +52,10 @@ from plugin.admin.settings import (
     save_upsell,
 )
 from plugin.db import utcnow
+from plugin.insights import discounts
+from plugin.insights.tracking import UPSELL_CAMPAIGN
 from plugin.models import Shop
+from plugin.notifications.settings import get_settings, save_settings
 from plugin.runtime import current_runtime
 from plugin.shopify import catalog
 from plugin.shopify.admin_api import AdminApiError
@@ -274,8 +279,17 @@ def messages_page(session: AdminSession) -> str:
 @app_home_page
 def upsell_page(session: AdminSession) -> str:
     shop = _load_shop(session.shop_id)
+    with current_runtime().db.session() as db:
+        feedback_days = get_settings(db, shop.id).thresholds.feedback_days
+        relais_code = discounts.code_of(db, shop.id, UPSELL_CAMPAIGN)
     return _render(
-        session, "admin/upsell.html", shop, upsell=get_upsell(shop), feedback=get_feedback(shop)
+        session,
+        "admin/upsell.html",
+        shop,
+        upsell=get_upsell(shop),
+        feedback=get_feedback(shop),
+        feedback_days=feedback_days,
+        relais_code=relais_code,
     )
 
 
@@ -450,8 +464,9 @@ def preview_milestone_api(session: AdminSession, milestone: str) -> Response | t
 def save_upsell_api(session: AdminSession) -> Response | tuple[Response, int]:
     form = _form()
     upsell, errors = validate_upsell(form)
-    feedback, feedback_errors = validate_feedback(form)
+    feedback, feedback_days, feedback_errors = validate_feedback(form)
     errors.fields.update(feedback_errors.fields)
+    percentage = relais_code_percentage(form, errors)
     if not errors and (upsell.fallback_collection or upsell.discount_code):
         # What the merchant named must exist in the shop: ask Shopify.
         try:
@@ -468,6 +483,17 @@ def save_upsell_api(session: AdminSession) -> Response | tuple[Response, int]:
         assert shop is not None
         save_upsell(shop, upsell)
         save_feedback(shop, feedback)
+        # When the request goes out is the notifications' alert threshold (0: never).
+        settings = get_settings(db, shop.id)
+        thresholds = replace(settings.thresholds, feedback_days=feedback_days)
+        save_settings(db, shop.id, replace(settings, thresholds=thresholds))
+        code_id = (
+            None
+            if percentage is None
+            else discounts.request_code(db, shop.id, UPSELL_CAMPAIGN, percentage)
+        )
+    if code_id is not None:
+        discounts.queue_creation(current_runtime(), session.shop_id, code_id)
     return _saved(session.t)
 
 

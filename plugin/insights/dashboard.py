@@ -2,7 +2,9 @@
 
 Messages (per channel: sent, delivered, opened, clicked), tracking page views, Wallet
 passes and orders added, upsell views, clicks, orders and revenue, ratings, and the
-shipments that need attention now. Dates are UTC days; the range is ``[start, end)``.
+shipments that need attention now. Days are the shop's local days (its IANA time zone);
+the range is ``[start, end)``. Messages, clicks, views and ratings come from the daily
+rollup (:mod:`plugin.insights.rollup`), refreshed first, so they equal the raw rows.
 """
 
 from __future__ import annotations
@@ -12,22 +14,19 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, case, cast, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from frontend.models import ShipmentFeedback
-from plugin.insights.models import EventKind, InsightEvent, OrderAttribution
+from plugin.insights import rollup
+from plugin.insights.models import OrderAttribution
+from plugin.insights.rollup import CHANNELS
 from plugin.insights.tracking import UPSELL_CAMPAIGN
 from plugin.milestones import Milestone
-from plugin.models import Order, Shipment
-from plugin.notifications.models import NotificationMessage
+from plugin.models import Order, Shipment, TrackingEvent
+from plugin.notifications.settings import AlertThresholds, get_settings
 
-CHANNELS = ("email", "sms", "whatsapp", "wallet")
-DELIVERED_STATUSES = ("delivered", "opened", "clicked", "read")
-OPENED_STATUSES = ("opened", "clicked", "read")
-STALLED_AFTER = timedelta(days=4)
 ATTENTION_LIMIT = 50
 IN_TRANSIT = (Milestone.SHIPPED.value, Milestone.IN_TRANSIT.value, Milestone.DELAYED.value)
 SETTLED = (
@@ -61,6 +60,7 @@ class Dashboard:
     start: date
     end: date  # exclusive
     currency: str
+    timezone: str = "UTC"  # the shop's: what a day is
     channels: dict[str, ChannelFigures] = field(default_factory=dict)
     sent_per_day: dict[date, int] = field(default_factory=dict)
     link_clicks: int = 0
@@ -116,12 +116,6 @@ class Dashboard:
         return rows
 
 
-def _day(column: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)
-
-
 def build_dashboard(
     session: Session,
     shop_id: int,
@@ -130,68 +124,34 @@ def build_dashboard(
     *,
     currency: str,
     scale: str,
+    zone: ZoneInfo,
     now: datetime,
 ) -> Dashboard:
-    """The dashboard of one shop for the UTC days ``[start, end)``."""
-    from datetime import UTC
+    """The dashboard of one shop for its local days ``[start, end)``.
 
-    lo = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    hi = datetime(end.year, end.month, end.day, tzinfo=UTC)
-    dialect = session.get_bind().dialect.name
-    board = Dashboard(start=start, end=end, currency=currency, rating_scale=scale)
+    Call inside a write transaction: the daily rollup is refreshed first.
+    """
+    lo = rollup.day_bounds(start, zone)[0]
+    hi = rollup.day_bounds(end, zone)[0]
+    board = Dashboard(
+        start=start, end=end, currency=currency, timezone=zone.key, rating_scale=scale
+    )
     board.channels = {c: ChannelFigures() for c in CHANNELS}
 
-    # Messages: one pass over the range, per day and channel.
-    m = NotificationMessage
-    day = _day(m.created_at, dialect).label("day")
-    rows = session.execute(
-        select(
-            day,
-            m.channel,
-            func.count(),
-            func.count().filter(m.delivery_status.in_(DELIVERED_STATUSES)),
-            func.count().filter(m.delivery_status.in_(OPENED_STATUSES)),
-        )
-        .where(m.shop_id == shop_id, m.state == "sent", m.created_at >= lo, m.created_at < hi)
-        .group_by(day, m.channel)
-    )
-    for raw_day, channel, sent, delivered, opened in rows:
+    # Messages, clicks, views and ratings, per local day, from the rollup.
+    rollup.refresh(session, shop_id, zone, start, end, now=now)
+    days = rollup.read(session, shop_id, start, end)
+    for (day, channel), (sent, delivered, opened, clicked) in days.messages.items():
         figures = board.channels.setdefault(channel, ChannelFigures())
         figures.sent += sent
         figures.delivered += delivered
         figures.opened += opened
-        key = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
-        board.sent_per_day[key] = board.sent_per_day.get(key, 0) + sent
-
-    # Clicked: sent messages of the range with at least one click through the redirect.
-    e = InsightEvent
-    clicked = session.execute(
-        select(m.channel, func.count(func.distinct(e.message_id)))
-        .join(m, m.id == e.message_id)
-        .where(
-            e.shop_id == shop_id,
-            e.kind == EventKind.CLICK,
-            m.shop_id == shop_id,
-            m.state == "sent",
-            m.created_at >= lo,
-            m.created_at < hi,
-        )
-        .group_by(m.channel)
-    )
-    for channel, count in clicked:
-        board.channels.setdefault(channel, ChannelFigures()).clicked = count
-
-    # Clicks, page views, upsell views and clicks.
-    in_range = and_(e.shop_id == shop_id, e.happened_at >= lo, e.happened_at < hi)
-    counts = session.execute(
-        select(
-            func.count().filter(e.kind == EventKind.CLICK),
-            func.count().filter(e.kind == EventKind.PAGE_VIEW),
-            func.count().filter(e.kind == EventKind.UPSELL_VIEW),
-            func.count().filter(e.kind == EventKind.CLICK, e.campaign == UPSELL_CAMPAIGN),
-        ).where(in_range, e.kind.in_((EventKind.CLICK, EventKind.PAGE_VIEW, EventKind.UPSELL_VIEW)))
-    ).one()
-    board.link_clicks, board.page_views, board.upsell_views, board.upsell_clicks = counts
+        figures.clicked += clicked
+        if sent:
+            board.sent_per_day[day] = board.sent_per_day.get(day, 0) + sent
+    board.link_clicks, board.page_views = days.link_clicks, days.page_views
+    board.upsell_views, board.upsell_clicks = days.upsell_views, days.upsell_clicks
+    _ratings(board, days, scale)
 
     # Attributed orders and revenue (all, and those of the upsell).
     a = OrderAttribution
@@ -210,8 +170,8 @@ def build_dashboard(
     board.upsell_revenue = Decimal(money[3]).quantize(Decimal("0.01"))
 
     _wallet(session, board, shop_id, lo, hi)
-    _ratings(session, board, shop_id, lo, hi, scale)
-    board.attention = attention_list(session, shop_id, now)
+    stalled_days = get_settings(session, shop_id).thresholds.stalled_days
+    board.attention = attention_list(session, shop_id, now, stalled_days=stalled_days)
     return board
 
 
@@ -233,30 +193,39 @@ def _wallet(session: Session, board: Dashboard, shop_id: int, lo: datetime, hi: 
             board.wallet_orders_added = count
 
 
-def _ratings(
-    session: Session, board: Dashboard, shop_id: int, lo: datetime, hi: datetime, scale: str
-) -> None:
-    f = ShipmentFeedback
-    rows = session.execute(
-        select(f.rating, f.updated_at).where(
-            f.shop_id == shop_id, f.scale == scale, f.updated_at >= lo, f.updated_at < hi
-        )
-    ).all()
-    by_week: dict[date, list[int]] = {}
-    for rating, at in rows:
-        board.rating_distribution[rating] = board.rating_distribution.get(rating, 0) + 1
-        week = at.date() - timedelta(days=at.weekday())
-        by_week.setdefault(week, []).append(rating)
-    board.rating_count = len(rows)
-    if rows:
-        board.rating_average = sum(r for r, _ in rows) / len(rows)
-    board.rating_trend = {w: sum(v) / len(v) for w, v in by_week.items()}
+def _ratings(board: Dashboard, days: rollup.DayFigures, scale: str) -> None:
+    """Answers on the shop's scale, by the day of the first answer, at the latest score."""
+    by_week: dict[date, list[int]] = {}  # [sum of scores, answers]
+    for (day, answer_scale, rating), answers in days.ratings.items():
+        if answer_scale != scale:
+            continue
+        board.rating_distribution[rating] = board.rating_distribution.get(rating, 0) + answers
+        week = by_week.setdefault(day - timedelta(days=day.weekday()), [0, 0])
+        week[0] += rating * answers
+        week[1] += answers
+    board.rating_count = sum(board.rating_distribution.values())
+    if board.rating_count:
+        total = sum(r * n for r, n in board.rating_distribution.items())
+        board.rating_average = total / board.rating_count
+    board.rating_trend = {w: total / n for w, (total, n) in by_week.items()}
 
 
-def attention_list(session: Session, shop_id: int, now: datetime) -> list[Attention]:
+def attention_list(
+    session: Session, shop_id: int, now: datetime, *, stalled_days: int
+) -> list[Attention]:
     """Shipments that need the merchant now: failed attempt, waiting at a pickup point, late
-    (past the estimated date), stalled (in transit without news for 4 days)."""
+    (past the estimated date), stalled (in transit without news for ``stalled_days``, the
+    threshold of the proactive alert; when that alert is off, its default)."""
+    stalled_after = timedelta(days=stalled_days or AlertThresholds().stalled_days)
     s, o = Shipment, Order
+    # "No news" as the stalled alert reads it: the last carrier event, else the milestone.
+    last_news = func.coalesce(
+        select(func.max(TrackingEvent.happened_at))
+        .where(TrackingEvent.shipment_id == s.id)
+        .scalar_subquery(),
+        s.milestone_at,
+        s.created_at,
+    )
     reason = case(
         (s.milestone.in_((Milestone.ATTEMPTED_DELIVERY.value,)), "failed_attempt"),
         (s.milestone == Milestone.READY_FOR_PICKUP.value, "pickup"),
@@ -275,7 +244,7 @@ def attention_list(session: Session, shop_id: int, now: datetime) -> list[Attent
                     (Milestone.ATTEMPTED_DELIVERY.value, Milestone.READY_FOR_PICKUP.value)
                 ),
                 and_(s.estimated_delivery_at.is_not(None), s.estimated_delivery_at < now),
-                and_(s.milestone.in_(IN_TRANSIT), s.milestone_at < now - STALLED_AFTER),
+                and_(s.milestone.in_(IN_TRANSIT), last_news < now - stalled_after),
             ),
         )
         .order_by(s.milestone_at.asc())
@@ -293,6 +262,7 @@ def to_csv(board: Dashboard) -> str:
     writer.writerow(["section", "key", "value"])
     writer.writerow(["range", "start", board.start.isoformat()])
     writer.writerow(["range", "end_exclusive", board.end.isoformat()])
+    writer.writerow(["range", "timezone", board.timezone])
     writer.writerow(["range", "currency", board.currency])
     writer.writerows(board.figures())
     for item in board.attention:

@@ -1,8 +1,8 @@
 """Delivery feedback: the scales, one-tap rating links, and what a score sets off.
 
-A low score (1 or 2 stars, or 0 to 6 on the 0 to 10 scale) alerts the support inbox at
-once with the order; a high one (4 or 5 stars, or 9 or 10) gets the review link or
-referral offer on the thank-you page.
+A low score (by default 1 or 2 stars, or 0 to 6 on the 0 to 10 scale; the merchant may move
+that threshold) alerts the support inbox at once with the order; a high one (4 or 5 stars,
+or 9 or 10) gets the review link or referral offer on the thank-you page.
 """
 
 from __future__ import annotations
@@ -51,8 +51,16 @@ def valid_score(scale: str, score: int) -> bool:
     return score in scores(scale)
 
 
-def is_low(scale: str, score: int) -> bool:
-    return score <= THRESHOLDS.get(scale, THRESHOLDS["stars"]).low_at_most
+def low_at_most(shop: Shop, scale: str) -> int:
+    """The highest score that alerts the support inbox: the merchant's, else the default."""
+    choice = get_feedback(shop)
+    if choice.scale == scale and choice.low_at_most is not None:
+        return choice.low_at_most
+    return THRESHOLDS.get(scale, THRESHOLDS["stars"]).low_at_most
+
+
+def is_low(shop: Shop, scale: str, score: int) -> bool:
+    return score <= low_at_most(shop, scale)
 
 
 def is_high(scale: str, score: int) -> bool:
@@ -74,7 +82,9 @@ def rating_links(
 
 def after_answer(runtime: Runtime, feedback: ShipmentFeedback) -> None:
     """Call after the answer is committed: a low score queues the merchant's alert."""
-    if is_low(feedback.scale, feedback.rating):
+    with runtime.db.session() as session:
+        shop = session.get(Shop, feedback.shop_id)
+    if shop is not None and is_low(shop, feedback.scale, feedback.rating):
         runtime.queues.enqueue(
             "default",
             ALERT_JOB,
@@ -110,12 +120,14 @@ def alert_low_score(feedback_id: int) -> str:
     runtime = current_runtime()
     with runtime.db.transaction() as session:
         feedback = session.get(ShipmentFeedback, feedback_id)
-        if feedback is None or not is_low(feedback.scale, feedback.rating):
+        if feedback is None:
             return "no longer low"
         shop = session.get(Shop, feedback.shop_id)
         order = session.get(Order, feedback.order_id)
         shipment = session.get(Shipment, feedback.shipment_id)
         assert shop is not None and order is not None
+        if not is_low(shop, feedback.scale, feedback.rating):
+            return "no longer low"
         inbox = (shop.settings or {}).get("support_email") or shop.contact_email
         alert_id = insert_once(
             session,

@@ -3,10 +3,20 @@ those links and codes brought in."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -57,18 +67,96 @@ class OrderAttribution(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class DiscountCodeState:
+    """pending (queued, or waiting for a retry) → created | refused (Shopify said why)."""
+
+    PENDING = "pending"
+    CREATED = "created"
+    REFUSED = "refused"
+
+
 class RelaisDiscountCode(Base):
-    """A discount code Relais created in the shop through the Admin API."""
+    """A discount code Relais creates in the shop through the Admin API: one per campaign."""
 
     __tablename__ = "relais_discount_codes"
-    __table_args__ = (Index("ix_relais_discount_codes_shop_code", "shop_id", "code", unique=True),)
+    __table_args__ = (
+        Index("ix_relais_discount_codes_shop_code", "shop_id", "code", unique=True),
+        Index("ix_relais_discount_codes_shop_campaign", "shop_id", "campaign", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    campaign: Mapped[str] = mapped_column(String(32))
     code: Mapped[str] = mapped_column(String(255))
     shopify_gid: Mapped[str | None] = mapped_column(String(255))
     percentage: Mapped[int | None] = mapped_column(SmallInteger)
+    state: Mapped[str] = mapped_column(String(16), default=DiscountCodeState.PENDING)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DailyEvents(Base):
+    """Clicks and views of one local day of a shop; its row marks the day as computed.
+
+    The dashboard's rollup (this table, :class:`DailyMessageFigures`, :class:`DailyRatings`)
+    is recomputed from the raw rows for any day they changed since the last refresh (see
+    :mod:`plugin.insights.rollup`), so it always equals them.
+    """
+
+    __tablename__ = "insight_daily_events"
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    link_clicks: Mapped[int] = mapped_column(Integer, default=0)
+    page_views: Mapped[int] = mapped_column(Integer, default=0)
+    upsell_views: Mapped[int] = mapped_column(Integer, default=0)
+    upsell_clicks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyRatings(Base):
+    """Answers first given one local day, per scale and (latest) score."""
+
+    __tablename__ = "insight_daily_ratings"
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scale: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rating: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyMessageFigures(Base):
+    """Messages created one local day on one channel and sent: sent, delivered, opened,
+    clicked (channels without a sent message have no row)."""
+
+    __tablename__ = "insight_daily_messages"
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    clicked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupWatermark(Base):
+    """Per shop: the time zone its daily rollup is keyed in, and when it was last refreshed."""
+
+    __tablename__ = "insight_rollup_watermarks"
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FeedbackAlert(Base):

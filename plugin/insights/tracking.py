@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 from plugin.db import utcnow
 from plugin.insights.models import EventKind, InsightEvent, OrderAttribution, RelaisDiscountCode
 from plugin.models import Order, Shop
+from plugin.notifications.models import NotificationMessage
 from plugin.upsert import insert_once
 
 log = logging.getLogger(__name__)
 UPSELL_CAMPAIGN = "upsell"
+SMS_CHANNEL = "sms"
 
 
 def record_event(
@@ -41,6 +43,30 @@ def record_event(
             campaign=(campaign or None) and campaign[:32],
             happened_at=utcnow(),
         )
+    )
+
+
+def record_short_link_click(session: Session, shop_id: int, order_id: int) -> None:
+    """A shopper opened an order's SMS short link (``/s/``). Every text of an order carries
+    the same short link, so the click goes to the last one sent before it."""
+    message = session.execute(
+        select(NotificationMessage.id, NotificationMessage.milestone)
+        .where(
+            NotificationMessage.order_id == order_id,
+            NotificationMessage.channel == SMS_CHANNEL,
+            NotificationMessage.sent_at.is_not(None),
+        )
+        .order_by(NotificationMessage.sent_at.desc())
+        .limit(1)
+    ).first()
+    record_event(
+        session,
+        shop_id,
+        EventKind.CLICK,
+        order_id=order_id,
+        message_id=message.id if message else None,
+        channel=SMS_CHANNEL,
+        campaign=message.milestone if message else None,
     )
 
 

@@ -14,6 +14,7 @@ from plugin.insights import svg
 from plugin.insights.dashboard import Dashboard, build_dashboard, to_csv
 from plugin.insights.feedback import scale_of, scores
 from plugin.insights.i18n import translator
+from plugin.insights.rollup import local_day, shop_zone
 from plugin.runtime import current_runtime
 
 DEFAULT_DAYS = 30
@@ -38,9 +39,13 @@ def date_range(today: date) -> tuple[date, date]:
 
 
 def load_dashboard(shop_id: int) -> Dashboard:
+    """The dashboard of the range asked for, in the shop's days (its time zone)."""
     shop = _load_shop(shop_id)
-    start, end = date_range(utcnow().date())
-    with current_runtime().db.session() as session:
+    zone = shop_zone(shop.iana_timezone)
+    now = utcnow()
+    start, end = date_range(local_day(now, zone))
+    # A write transaction: the daily rollup is refreshed before it is read.
+    with current_runtime().db.transaction() as session:
         return build_dashboard(
             session,
             shop.id,
@@ -48,7 +53,8 @@ def load_dashboard(shop_id: int) -> Dashboard:
             end,
             currency=shop.currency or "EUR",
             scale=scale_of(shop),
-            now=utcnow(),
+            zone=zone,
+            now=now,
         )
 
 

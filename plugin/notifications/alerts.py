@@ -70,10 +70,9 @@ def raise_due_alerts(runtime: Runtime, *, now: datetime) -> dict[str, int]:
                     dedupe_key=alert.dedupe_key,
                 )
                 counts[alert.milestone.value] = counts.get(alert.milestone.value, 0) + 1
+        recorded = events.recorded_event_ids(session)
     # Announced after the commit, like every domain event (the sweeper retries a crash here).
-    with runtime.db.session() as session:
-        pending = events.pending_event_ids(session)
-    events.dispatch(runtime.db, runtime.queues, runtime.subscribers, pending)
+    events.dispatch(runtime.db, runtime.queues, runtime.subscribers, recorded)
     if counts:
         log.info("proactive alerts: %s", counts)
     return counts

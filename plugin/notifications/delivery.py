@@ -26,6 +26,7 @@ from plugin.models import Order, Shipment, Shop
 from plugin.notifications import clock
 from plugin.notifications.channels import PHONE_CHANNELS, Channel
 from plugin.notifications.editor import effective_copy
+from plugin.notifications.links import ClickOrigin
 from plugin.notifications.messages.copy import (
     ACKNOWLEDGEMENT,
     FORWARD_BODY,
@@ -140,10 +141,19 @@ def deliver(
     db: Database,
     services: NotificationServices,
     message_id: int,
+    *,
+    claimed: Claim | Outcome | None = None,
 ) -> Outcome:
-    """One attempt at one message: claim, (ask the provider if in doubt), send, record."""
+    """One attempt at one message: claim, (ask the provider if in doubt), send, record.
+
+    ``claimed`` is what :func:`claim_in` already decided inside the caller's (committed)
+    transaction; without it the attempt claims the message in a transaction of its own.
+    """
     now = clock.now()
-    claim_or_outcome = _claim(config, db, services, message_id, now)
+    claim_or_outcome = claimed
+    if claim_or_outcome is None:
+        with db.transaction() as session:
+            claim_or_outcome = claim_in(session, config, services, message_id, now)
     if isinstance(claim_or_outcome, Outcome):
         return claim_or_outcome
     claim = claim_or_outcome
@@ -214,109 +224,109 @@ _SET_MESSAGE = update(NotificationMessage).where(NotificationMessage.id == bindp
 # --- claim -------------------------------------------------------------------------------
 
 
-def _claim(
+def claim_in(
+    session: Session,
     config: Config,
-    db: Database,
     services: NotificationServices,
     message_id: int,
     now: datetime,
 ) -> Claim | Outcome:
+    """Take a message for one attempt, in the caller's transaction, which must commit before
+    the provider is called: a :class:`Claim` to send, or the :class:`Outcome` that settled
+    it here (skipped, waiting, captured by the outbox...)."""
     options = services.options
-    with db.transaction() as session:
-        row = session.execute(_CLAIM_QUERY, {"message_id": message_id}).one_or_none()
-        if row is None:
-            return Outcome("unknown message", [])
-        message, shop, order, shipment, suppressed = row
-        if message.state in MessageState.FINAL:
-            return Outcome(f"already {message.state}", [])
-        in_doubt = message.in_doubt
-        if message.state == MessageState.SENDING:
-            lease = message.lease_until
-            if lease is not None and lease > now:
-                # Another attempt owns it (or died a moment ago): look again after its lease.
-                return Outcome(
-                    "in progress elsewhere", [], retry_at=lease, attempt=message.attempts
-                )
-            # The attempt that held it never came back: it may or may not have been accepted.
-            in_doubt = True
-        elif message.not_before > now + DUE_SLACK:
-            return Outcome("not due yet", [], retry_at=message.not_before, attempt=message.attempts)
-        settings = get_settings(session, shop.id)
-        skip = _skip_reason(message, shop, order, shipment, suppressed)
-        if skip is not None:
-            _set_final(message, MessageState.SKIPPED, skip, now)
-            return Outcome(f"skipped: {skip}", [])
-        if (
-            message.kind == MessageKind.MILESTONE
-            and message.channel in PHONE_CHANNELS
-            and order is not None
-            and not in_doubt
-        ):
-            allowed = next_allowed(now, shopper_timezone(order, shop), settings.quiet_hours)
-            if allowed > now + DUE_SLACK:
-                message.state = MessageState.QUEUED
-                message.not_before = allowed
-                message.reason = "waiting for the end of quiet hours"
-                return Outcome(
-                    "waiting for quiet hours to end", [], retry_at=allowed, attempt=message.attempts
-                )
-        # What is rendered is kept on the row (for the merchant and for support).
-        record: dict[str, Any] = {}
-        try:
-            outgoing = _outgoing(
-                config, options, session, message, shop, order, shipment, settings, record
+    row = session.execute(_CLAIM_QUERY, {"message_id": message_id}).one_or_none()
+    if row is None:
+        return Outcome("unknown message", [])
+    message, shop, order, shipment, suppressed = row
+    if message.state in MessageState.FINAL:
+        return Outcome(f"already {message.state}", [])
+    in_doubt = message.in_doubt
+    if message.state == MessageState.SENDING:
+        lease = message.lease_until
+        if lease is not None and lease > now:
+            # Another attempt owns it (or died a moment ago): look again after its lease.
+            return Outcome("in progress elsewhere", [], retry_at=lease, attempt=message.attempts)
+        # The attempt that held it never came back: it may or may not have been accepted.
+        in_doubt = True
+    elif message.not_before > now + DUE_SLACK:
+        return Outcome("not due yet", [], retry_at=message.not_before, attempt=message.attempts)
+    settings = get_settings(session, shop.id)
+    skip = _skip_reason(message, shop, order, shipment, suppressed)
+    if skip is not None:
+        _set_final(message, MessageState.SKIPPED, skip, now)
+        return Outcome(f"skipped: {skip}", [])
+    if (
+        message.kind == MessageKind.MILESTONE
+        and message.channel in PHONE_CHANNELS
+        and order is not None
+        and not in_doubt
+    ):
+        allowed = next_allowed(now, shopper_timezone(order, shop), settings.quiet_hours)
+        if allowed > now + DUE_SLACK:
+            message.state = MessageState.QUEUED
+            message.not_before = allowed
+            message.reason = "waiting for the end of quiet hours"
+            return Outcome(
+                "waiting for quiet hours to end", [], retry_at=allowed, attempt=message.attempts
             )
-        except (Unsendable, TemplateRefused) as exc:
-            _set_final(message, MessageState.FAILED, str(exc), now)
-            return Outcome(f"failed: {exc}", [])
-        attempt = message.attempts + 1
-        transport = services.email if message.channel == Channel.EMAIL else services.texts
-        capture = getattr(transport, "send_in_session", None)
-        # The row is written with one statement, not through the ORM's change tracking:
-        # this is the hot path of every message.
-        connection = session.connection()
-        if capture is not None:
-            # A transport that writes to Relais' own database (the outbox) joins this
-            # transaction: captured and marked sent together, nothing can be in doubt.
-            accepted = capture(session, outgoing)
-            connection.execute(
-                _SET_MESSAGE,
-                {
-                    "message_id": message.id,
-                    "state": MessageState.SENT,
-                    "attempts": attempt,
-                    "provider_id": accepted.provider_id,
-                    "sent_at": now,
-                    "reason": None,
-                    "lease_until": None,
-                    "in_doubt": False,
-                    "updated_at": now,
-                    **record,
-                },
-            )
-            return Outcome("sent", [])
-        started = message.attempt_started_at if in_doubt else now
+    # What is rendered is kept on the row (for the merchant and for support).
+    record: dict[str, Any] = {}
+    try:
+        outgoing = _outgoing(
+            config, options, session, message, shop, order, shipment, settings, record
+        )
+    except (Unsendable, TemplateRefused) as exc:
+        _set_final(message, MessageState.FAILED, str(exc), now)
+        return Outcome(f"failed: {exc}", [])
+    attempt = message.attempts + 1
+    transport = services.email if message.channel == Channel.EMAIL else services.texts
+    capture = getattr(transport, "send_in_session", None)
+    # The row is written with one statement, not through the ORM's change tracking:
+    # this is the hot path of every message.
+    connection = session.connection()
+    if capture is not None:
+        # A transport that writes to Relais' own database (the outbox) joins this
+        # transaction: captured and marked sent together, nothing can be in doubt.
+        accepted = capture(session, outgoing)
         connection.execute(
             _SET_MESSAGE,
             {
                 "message_id": message.id,
-                "state": MessageState.SENDING,
+                "state": MessageState.SENT,
                 "attempts": attempt,
-                "in_doubt": in_doubt,
-                "lease_until": now + timedelta(seconds=options.lease_seconds),
-                "attempt_started_at": started,
+                "provider_id": accepted.provider_id,
+                "sent_at": now,
+                "reason": None,
+                "lease_until": None,
+                "in_doubt": False,
                 "updated_at": now,
                 **record,
             },
         )
-        return Claim(
-            message_id=message.id,
-            attempt=attempt,
-            channel=message.channel,
-            outgoing=outgoing,
-            in_doubt=in_doubt,
-            doubt_since=message.attempt_started_at if in_doubt else None,
-        )
+        return Outcome("sent", [])
+    started = message.attempt_started_at if in_doubt else now
+    connection.execute(
+        _SET_MESSAGE,
+        {
+            "message_id": message.id,
+            "state": MessageState.SENDING,
+            "attempts": attempt,
+            "in_doubt": in_doubt,
+            "lease_until": now + timedelta(seconds=options.lease_seconds),
+            "attempt_started_at": started,
+            "updated_at": now,
+            **record,
+        },
+    )
+    return Claim(
+        message_id=message.id,
+        attempt=attempt,
+        channel=message.channel,
+        outgoing=outgoing,
+        in_doubt=in_doubt,
+        doubt_since=message.attempt_started_at if in_doubt else None,
+    )
 
 
 def _skip_reason(
@@ -433,7 +443,13 @@ def _outgoing(
         shipment,
         locale=message.locale,
         offer=offer,
-        wallet_button=milestone != Milestone.CANCELLED,
+        # Each link is signed for this message: an SMS gets the Wallet one only if it says it.
+        wallet_button=milestone != Milestone.CANCELLED
+        and (message.channel != Channel.SMS or "wallet_url" in copy.sms),
+        origin=ClickOrigin(message.channel, milestone.value, message.id),
+        ratings=_ratings(config, shop, order, shipment)
+        if milestone == Milestone.FEEDBACK_REQUEST and message.channel == Channel.EMAIL
+        else (),
     )
     if message.channel == Channel.EMAIL:
         email = render_email(copy.email, context, brand_color=settings.brand_color)
@@ -476,6 +492,17 @@ def _outgoing(
         status_callback=_status_callback(config, message.id),
         preview=record["body_text"],
     )
+
+
+def _ratings(
+    config: Config, shop: Shop, order: Order, shipment: Shipment | None
+) -> tuple[tuple[int, str], ...]:
+    """The one-tap rating links of a feedback request email, on the shop's scale."""
+    if shipment is None:
+        return ()
+    from plugin.insights.feedback import rating_links  # the insights package owns scales
+
+    return tuple(rating_links(config, shop, order, shipment, channel=Channel.EMAIL.value))
 
 
 def _forward_email(
@@ -566,7 +593,7 @@ def _owned(claim: Claim) -> Update:
 
 def _finish_sent(db: Database, claim: Claim, accepted: Accepted, *, recovered: bool) -> Outcome:
     now = clock.now()
-    with db.engine.begin() as connection:
+    with db.write_connection() as connection:
         result = connection.execute(
             _owned(claim).values(
                 state=MessageState.SENT,
@@ -592,7 +619,7 @@ def _finish_transient(
     now = clock.now()
     options = services.options
     if claim.attempt >= options.max_attempts:
-        with db.engine.begin() as connection:
+        with db.write_connection() as connection:
             connection.execute(
                 _owned(claim).values(
                     state=MessageState.FAILED,
@@ -607,7 +634,7 @@ def _finish_transient(
         wait = max(wait, exc.retry_after)
     wait *= random.uniform(1.0, 1.2)  # spread a burst of retries
     retry_at = now + timedelta(seconds=wait)
-    with db.engine.begin() as connection:
+    with db.write_connection() as connection:
         result = connection.execute(
             _owned(claim).values(
                 state=MessageState.QUEUED,

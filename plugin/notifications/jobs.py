@@ -12,9 +12,17 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from plugin.notifications import clock
-from plugin.notifications.delivery import DUE_SLACK, deliver, queue_send, send_job_id
+from plugin.notifications.delivery import (
+    DUE_SLACK,
+    Claim,
+    Outcome,
+    claim_in,
+    deliver,
+    queue_send,
+    send_job_id,
+)
 from plugin.notifications.models import MessageState, NotificationMessage
-from plugin.notifications.orchestration import QueuedMessage, plan_event
+from plugin.notifications.orchestration import OrderNotArrived, QueuedMessage, plan_event
 from plugin.notifications.services import current_services
 from plugin.runtime import current_runtime
 
@@ -24,11 +32,16 @@ log = logging.getLogger(__name__)
 # the enqueue, or a Redis outage): the sweeper queues it again.
 OVERDUE_GRACE = timedelta(minutes=2)
 SWEEP_BATCH = 500
+# A milestone whose order has not arrived is planned again after a delay that doubles with
+# the wait, within these bounds.
+ORDER_RECHECK_FIRST = timedelta(seconds=10)
+ORDER_RECHECK_MAX = timedelta(minutes=5)
 
 
 def on_milestone(event_id: int) -> str:
-    """Subscriber of "milestone reached": create the messages it calls for (committed), then
-    make the first attempt at those due now right here, and queue the others for later.
+    """Subscriber of "milestone reached": create the messages it calls for and claim those
+    due now (one transaction), then make their first attempt right here, and queue the
+    others for later.
 
     Attempting at once saves a trip through the queue on the path that matters most (an
     "out for delivery" text); the attempt is the same as :func:`send_message`'s, and a
@@ -37,16 +50,40 @@ def on_milestone(event_id: int) -> str:
     runtime = current_runtime()
     services = current_services()
     now = clock.now()
-    with runtime.db.transaction() as session:
-        queued = plan_event(session, event_id, wallet=services.wallet, now=now)
+    claims: dict[int, Claim | Outcome] = {}
+    try:
+        with runtime.db.transaction() as session:
+            queued = plan_event(session, event_id, wallet=services.wallet, now=now)
+            for message in queued:
+                if message.not_before <= now + DUE_SLACK:
+                    claims[message.id] = claim_in(
+                        session, runtime.config, services, message.id, now
+                    )
+    except OrderNotArrived as waiting:
+        return _plan_again_later(event_id, waiting)
     results = []
     for message in queued:
-        if message.not_before <= now + DUE_SLACK:
-            results.append(_attempt(message.id))
+        if message.id in claims:
+            results.append(_attempt(message.id, claimed=claims[message.id]))
         else:
             queue_send(runtime.queues, services.options, message, now=now)
             results.append(f"waiting until {message.not_before.isoformat()}")
     return f"{len(queued)} message(s): " + "; ".join(results) if queued else "no message"
+
+
+def _plan_again_later(event_id: int, waiting: OrderNotArrived) -> str:
+    # Sooner at first (the order's webhook is usually seconds behind), then less often.
+    delay = min(max(ORDER_RECHECK_FIRST, waiting.waited), ORDER_RECHECK_MAX)
+    runtime = current_runtime()
+    runtime.queues.enqueue(
+        "notifications",
+        "plugin.notifications.jobs.on_milestone",
+        event_id,
+        # One waiting job per event and delay step, however often this runs.
+        job_id=f"milestone-{event_id}-after-{int(waiting.waited.total_seconds()) // 10}",
+        delay=delay,
+    )
+    return f"order not received yet: planned again in {int(delay.total_seconds())} s"
 
 
 def send_message(message_id: int) -> str:
@@ -54,10 +91,10 @@ def send_message(message_id: int) -> str:
     return _attempt(message_id)
 
 
-def _attempt(message_id: int) -> str:
+def _attempt(message_id: int, *, claimed: Claim | Outcome | None = None) -> str:
     runtime = current_runtime()
     services = current_services()
-    outcome = deliver(runtime.config, runtime.db, services, message_id)
+    outcome = deliver(runtime.config, runtime.db, services, message_id, claimed=claimed)
     now = clock.now()
     if outcome.retry_at is not None:
         suffix = f"-at{int(outcome.retry_at.timestamp())}"

@@ -49,7 +49,16 @@ class NotificationMessage(Base):
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
         Index("ix_notification_messages_due", "state", "not_before"),
-        Index("ix_notification_messages_shop_state", "shop_id", "state", "created_at"),
+        # INCLUDE: the dashboard's daily rollup counts a day's messages from the index alone.
+        Index(
+            "ix_notification_messages_shop_state",
+            "shop_id",
+            "state",
+            "created_at",
+            postgresql_include=["channel", "delivery_status", "id"],
+        ),
+        # The dashboard's rollup finds the days whose messages changed since its refresh.
+        Index("ix_notification_messages_shop_updated", "shop_id", "updated_at"),
         Index("ix_notification_messages_order", "order_id"),
         Index("ix_notification_messages_provider", "provider_id"),
         Index("ix_notification_messages_recipient", "shop_id", "recipient"),

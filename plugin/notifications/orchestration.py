@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from plugin.db import utcnow
 from plugin.events import MILESTONE_REACHED
 from plugin.milestones import Milestone
 from plugin.models import DomainEvent, Order, Shop
@@ -95,6 +96,21 @@ def reachability(
     )
 
 
+# How long a milestone waits for its order's own webhook before it goes out to whatever is
+# known (usually nothing: the skip then says why). Shopify retries a failed delivery for
+# hours, but a delivery that arrives late by more than this rarely arrives at all.
+ORDER_WAIT = timedelta(minutes=40)
+
+
+class OrderNotArrived(Exception):
+    """The milestone's order is only a placeholder so far: plan it again later."""
+
+    def __init__(self, event_id: int, waited: timedelta) -> None:
+        super().__init__(f"event {event_id}: order not received yet (waited {waited})")
+        self.event_id = event_id
+        self.waited = waited
+
+
 def plan_event(
     session: Session, event_id: int, *, wallet: WalletPresence, now: datetime
 ) -> list[QueuedMessage]:
@@ -112,6 +128,11 @@ def plan_event(
         return []
     if not shop.is_installed or order.redacted_at is not None:
         return []
+    waited = utcnow() - event.created_at  # both on the real clock, like the event's stamp
+    if not order.is_complete and waited < ORDER_WAIT:
+        # A fulfillment came before its order (Shopify does not keep the order of its
+        # webhooks): the order row holds no shopper yet, so every channel would be skipped.
+        raise OrderNotArrived(event_id, waited)
     settings = get_settings(session, shop.id)
     if not settings.rule(milestone).enabled:
         return []

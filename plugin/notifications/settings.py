@@ -17,6 +17,7 @@ from datetime import time
 from typing import Any, Generic, TypeVar
 
 import holidays
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
@@ -161,7 +162,7 @@ class ShopCache(Generic[T]):
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._values: dict[tuple[str, int], tuple[float, T]] = {}
+        self._values: dict[tuple[URL, int], tuple[float, T]] = {}
 
     def get(self, session: Session, shop_id: int, load: Callable[[], T]) -> T:
         key = (_database_of(session), shop_id)
@@ -177,8 +178,10 @@ class ShopCache(Generic[T]):
         self._values.pop((_database_of(session), shop_id), None)
 
 
-def _database_of(session: Session) -> str:
-    return str(session.get_bind().engine.url)
+def _database_of(session: Session) -> URL:
+    # The URL object itself is the key (immutable, hashable): rendering it as text for every
+    # message costs more.
+    return session.get_bind().engine.url
 
 
 CACHE_SECONDS = 5.0

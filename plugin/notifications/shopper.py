@@ -14,6 +14,7 @@ from babel.dates import format_date
 from phonenumbers import timezone as phone_timezones
 
 from plugin.config import Config
+from plugin.milestones import Milestone
 from plugin.models import Order, Shipment, Shop
 from plugin.notifications import links
 from plugin.notifications.messages.copy import DEFAULT_LOCALE, LOCALES
@@ -21,6 +22,8 @@ from plugin.notifications.messages.render import ItemLine, MessageContext
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DAY_FORMAT = {"fr": "EEEE d MMMM", "en": "EEEE d MMMM"}
+FEEDBACK_REQUEST = Milestone.FEEDBACK_REQUEST.value
+SMS = "sms"
 
 
 def shopper_locale(order: Order, shop: Shop) -> str:
@@ -129,8 +132,15 @@ def message_context(
     locale: str,
     offer: str | None = None,
     wallet_button: bool = True,
+    origin: links.ClickOrigin | None = None,
+    ratings: tuple[tuple[int, str], ...] = (),
 ) -> MessageContext:
-    """What a message about ``order`` (and ``shipment``) may say, formatted for the shopper."""
+    """What a message about ``order`` (and ``shipment``) may say, formatted for the shopper.
+
+    With ``origin`` (the message being built), the tracking and Wallet links go through the
+    click-counting redirect; previews leave them plain. A feedback request's SMS link opens
+    the tracking page at the shipment's rating form.
+    """
     zone = shopper_timezone(order, shop)
     estimated = shipment.estimated_delivery_at if shipment is not None else None
     line_items = (
@@ -146,18 +156,29 @@ def message_context(
         for i in line_items
         if i.get("title") or titles.get(str(i.get("id")))
     )
+    tracking_url = links.tracking_url(config, shop, order)
+    wallet_url = links.wallet_pass_url(config, shop, order) if wallet_button else None
+    anchor = None
+    if origin is not None:
+        if origin.channel != SMS:  # an SMS prints the short link instead (one segment)
+            tracking_url = links.counted_url(config, shop, tracking_url, origin)
+        if wallet_url is not None:
+            wallet_url = links.counted_url(config, shop, wallet_url, origin)
+        if origin.milestone == FEEDBACK_REQUEST and shipment is not None:
+            anchor = links.feedback_anchor(shipment.id)
     return MessageContext(
         locale=locale,
         shop_name=shop.name or shop.domain.split(".")[0],
         order_name=order.name or f"#{order.order_number or order.shopify_id}",
-        tracking_url=links.tracking_url(config, shop, order),
-        short_tracking_url=links.short_tracking_url(config, order),
+        tracking_url=tracking_url,
+        short_tracking_url=links.short_tracking_url(config, order, anchor=anchor),
         first_name=order.first_name,
-        wallet_url=links.wallet_pass_url(config, shop, order) if wallet_button else None,
+        wallet_url=wallet_url,
         carrier=shipment.tracking_company if shipment is not None else None,
         tracking_number=shipment.tracking_number if shipment is not None else None,
         estimated_delivery=format_day(estimated, zone, locale) if estimated else None,
         pickup_point=order.pickup_point,
         items=items,
         offer=offer,
+        ratings=ratings,
     )

@@ -1,10 +1,17 @@
-"""Products, collections and discount codes of a shop, read through the Admin API."""
+"""Products, collections and discount codes of a shop, through the Admin API."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from plugin.shopify import graphql_shapes as shapes
 from plugin.shopify.admin_api import AdminApi
-from plugin.shopify.graphql_shapes import CollectionSummary, DiscountSummary, ProductSummary
+from plugin.shopify.graphql_shapes import (
+    CollectionSummary,
+    DiscountCreated,
+    DiscountSummary,
+    ProductSummary,
+)
 
 
 def best_sellers(admin: AdminApi, shop_domain: str, *, first: int = 8) -> list[ProductSummary]:
@@ -24,3 +31,21 @@ def find_discount(admin: AdminApi, shop_domain: str, code: str) -> DiscountSumma
     """The code discount with this code, or None."""
     data = admin.query(shop_domain, shapes.DISCOUNT_CODE_QUERY, {"code": code})
     return shapes.discount(code, data)
+
+
+def create_percentage_code(
+    admin: AdminApi,
+    shop_domain: str,
+    *,
+    title: str,
+    code: str,
+    percentage: int,
+    starts_at: datetime,
+) -> DiscountCreated:
+    """Create a code for ``percentage`` % off every item (``discountCodeBasicCreate``)."""
+    variables = {
+        "basicCodeDiscount": shapes.basic_code_input(
+            title=title, code=code, percentage=percentage, starts_at=starts_at
+        )
+    }
+    return shapes.discount_created(admin.query(shop_domain, shapes.DISCOUNT_CODE_CREATE, variables))

@@ -160,6 +160,16 @@ query RelaisDiscountCode($code: String!) {
 }
 """
 
+# An amount-off code (a percentage of every item, once per customer), for every buyer.
+DISCOUNT_CODE_CREATE = """
+mutation RelaisDiscountCodeCreate($basicCodeDiscount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}
+"""
+
 # Words carriers and checkouts put in a shipping line for relay points and lockers.
 _PICKUP_WORDS = re.compile(
     r"point ?relais|relais|relay|pick ?-?up|retrait|locker|consigne|click.?collect|"
@@ -202,6 +212,24 @@ class DiscountSummary:
     title: str
     active: bool
     ends_at: datetime | None
+    gid: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscountUserError:
+    """One of ``userErrors``: what Shopify refused in a mutation's input, and why."""
+
+    field: str  # dotted path, e.g. "basicCodeDiscount.code"
+    message: str
+    code: str | None  # DiscountErrorCode, e.g. TAKEN, INVALID
+
+
+@dataclass(frozen=True)
+class DiscountCreated:
+    """The answer to :data:`DISCOUNT_CODE_CREATE`: the new node's id, or the user errors."""
+
+    gid: str | None
+    errors: tuple[DiscountUserError, ...]
 
 
 # --- parsing helpers ----------------------------------------------------------------------
@@ -536,4 +564,34 @@ def discount(code: str, data: Mapping[str, Any]) -> DiscountSummary | None:
         title=_text(details.get("title")) or code,
         active=_lower(details.get("status")) == "active",
         ends_at=_time(details.get("endsAt"), field="endsAt"),
+        gid=_text(node.get("id")),
     )
+
+
+def basic_code_input(
+    *, title: str, code: str, percentage: int, starts_at: datetime
+) -> dict[str, Any]:
+    """The ``DiscountCodeBasicInput`` of a percentage off every item, once per customer."""
+    return {
+        "title": title,
+        "code": code,
+        "startsAt": starts_at.isoformat(),
+        "context": {"all": "ALL"},
+        "customerGets": {"value": {"percentage": percentage / 100}, "items": {"all": True}},
+        "appliesOncePerCustomer": True,
+    }
+
+
+def discount_created(data: Mapping[str, Any]) -> DiscountCreated:
+    payload = _map(data.get("discountCodeBasicCreate"))
+    errors = tuple(
+        DiscountUserError(
+            field=".".join(str(part) for part in (error.get("field") or [])),
+            message=_text(error.get("message"), 1000) or "",
+            code=_text(error.get("code"), 64),
+        )
+        for error in (payload.get("userErrors") or [])
+        if isinstance(error, Mapping)
+    )
+    node = _map(payload.get("codeDiscountNode"))
+    return DiscountCreated(gid=None if errors else _text(node.get("id")), errors=errors)

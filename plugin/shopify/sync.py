@@ -201,7 +201,9 @@ def reconcile_order(
         shop = session.get(Shop, shop_id)
         assert shop is not None
         moved = _apply(session, shop, [snapshot], order_events, announce=True)
-    _dispatch_pending(runtime)
+        recorded = events.recorded_event_ids(session)
+    # Exactly the events this transaction recorded (others are their own job's to dispatch).
+    events.dispatch(runtime.db, runtime.queues, runtime.subscribers, recorded)
     return ReconcileResult(order_shopify_id, snapshot.name, tuple(moved), found=True)
 
 
@@ -336,12 +338,6 @@ def _apply(
             .values(dispatched_at=utcnow())
         )
     return moved
-
-
-def _dispatch_pending(runtime: Runtime) -> None:
-    with runtime.db.session() as session:
-        pending = events.pending_event_ids(session)
-    events.dispatch(runtime.db, runtime.queues, runtime.subscribers, pending)
 
 
 def _queue_reconcile(runtime: Runtime, shop_id: int, order_shopify_id: int) -> None:

@@ -15,6 +15,7 @@ from plugin.admin.milestones import milestone_settings
 from plugin.admin.models import ShopChannelCredentials
 from plugin.admin.settings import get_branding, get_feedback, get_upsell
 from plugin.models import Shop
+from plugin.notifications.settings import get_settings
 from tests.admin.conftest import SENDGRID_KEY, SENDGRID_READONLY_KEY, TWILIO_SID, TWILIO_TOKEN
 
 
@@ -399,7 +400,8 @@ def test_upsell_collection_and_discount_are_checked_in_shopify(api, installed, r
     shop_now = shop_row(runtime, installed.id)
     assert get_upsell(shop_now).discount_code == "MERCI10"
     assert get_upsell(shop_now).limit == 3
-    assert get_feedback(shop_now).delay_days == 5
+    with runtime.db.session() as session:
+        assert get_settings(session, installed.id).thresholds.feedback_days == 5
 
     standin.fail_next(503, times=10)
     down = api("POST", "/api/admin/upsell", {"fallback_collection": "best-sellers", "limit": "3"})
@@ -407,6 +409,75 @@ def test_upsell_collection_and_discount_are_checked_in_shopify(api, installed, r
         down.json["errors"]["fallback_collection"]
         == "Shopify ne répond pas pour le moment ; réessayez dans un instant."
     )
+
+
+def test_feedback_settings_are_checked_and_stored_where_feedback_reads_them(
+    api, client, sign, installed, runtime
+):
+    from plugin.insights.feedback import is_high, is_low, scale_of
+
+    refused = api(
+        "POST",
+        "/api/admin/upsell",
+        {
+            "feedback_enabled": "on",
+            "delay_days": "31",
+            "scale": "out-of-ten",
+            "review_url": "http://avis.example/maison",
+            "referral_text_fr": "x" * 301,
+        },
+    )
+    assert refused.status_code == 422
+    assert set(refused.json["errors"]) == {"delay_days", "scale", "review_url", "referral_text_fr"}
+    assert refused.json["errors"]["review_url"] == "Indiquez une adresse commençant par https://."
+    stars_low = api(
+        "POST", "/api/admin/upsell", {"scale": "stars", "low_at_most": "4"}, locale="en"
+    )
+    assert stars_low.json["errors"]["low_at_most"] == "Enter a number between 1 and 3."
+
+    ok = api(
+        "POST",
+        "/api/admin/upsell",
+        {
+            "feedback_enabled": "on",
+            "delay_days": "7",
+            "scale": "nps",
+            "low_at_most": "4",
+            "review_url": "https://avis.example/maison-lumiere",
+            "referral_text_fr": "Parrainez un ami : -15 %",
+            "referral_text_en": "Refer a friend: 15% off",
+        },
+    )
+    assert ok.status_code == 200, ok.json
+    shop_now = shop_row(runtime, installed.id)
+    choice = get_feedback(shop_now)
+    assert (choice.scale, choice.low_at_most) == ("nps", 4)
+    assert choice.review_url == "https://avis.example/maison-lumiere"
+    assert choice.referral_text == {
+        "fr": "Parrainez un ami : -15 %",
+        "en": "Refer a friend: 15% off",
+    }
+    assert scale_of(shop_now) == "nps"
+    assert is_low(shop_now, "nps", 4) and not is_low(shop_now, "nps", 5)
+    assert is_high("nps", 9)
+    with runtime.db.session() as session:
+        assert get_settings(session, installed.id).thresholds.feedback_days == 7
+
+    off = api("POST", "/api/admin/upsell", {"delay_days": "7", "scale": "stars"})
+    assert off.status_code == 200, off.json
+    shop_now = shop_row(runtime, installed.id)
+    assert get_feedback(shop_now).low_at_most is None  # the default of the new scale
+    assert is_low(shop_now, "stars", 2) and not is_low(shop_now, "stars", 3)
+    with runtime.db.session() as session:
+        assert get_settings(session, installed.id).thresholds.feedback_days == 0
+
+    token = sign(installed.domain)
+    page = client.get(
+        f"/settings/upsell?shop={installed.domain}&host=YWRtaW4&embedded=1&locale=en"
+        f"&id_token={token}"
+    )
+    assert page.status_code == 200
+    assert "Rating scale" in page.text and '<option value="stars" selected>' in page.text
 
 
 def test_without_notifications_the_choices_are_kept_on_the_shop(installed, runtime):

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from plugin.config import Config
+from plugin.insights.models import EventKind, InsightEvent
 from plugin.links import (
     OrderRef,
     make_order_token,
@@ -134,3 +135,11 @@ def test_short_links_for_sms_lead_to_the_signed_tracking_page(app, client, post_
     forged = code[:-1] + ("A" if code[-1] != "A" else "B")
     assert read_short_code(runtime.config.secret_key, forged) is None
     assert client.get(f"/s/{forged}").status_code == 404
+    # The click is counted once, for SMS (no text was sent yet: no message to credit).
+    with runtime.db.session() as session:
+        clicks = session.execute(
+            select(InsightEvent.channel, InsightEvent.message_id).where(
+                InsightEvent.kind == EventKind.CLICK
+            )
+        ).all()
+    assert clicks == [("sms", None)]

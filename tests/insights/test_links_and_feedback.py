@@ -112,6 +112,25 @@ def test_one_tap_rating_updates_alerts_low_and_offers_review_on_high(
     assert [a.rating for a in answers] == [10]  # one answer per shipment, updated
 
 
+def test_the_merchants_low_score_threshold_decides_the_alert(
+    client, runtime, config, shop, run_jobs
+):
+    """0 to 10 with "low up to 4": a 5 (low by default) alerts nobody, a 4 does."""
+    order, shipment = _delivered_order(runtime, shop, feedback={"scale": "nps", "low_at_most": 4})
+    with runtime.db.session() as session:
+        loaded_shop = session.get(type(shop), shop.id)
+        links = dict(rating_links(config, loaded_shop, order, shipment, channel="sms"))
+    client.get(links[5].removeprefix(config.app_url))
+    run_jobs()
+    with runtime.db.session() as session:
+        assert list(session.scalars(select(FeedbackAlert))) == []
+    client.get(links[4].removeprefix(config.app_url))
+    run_jobs()
+    with runtime.db.session() as session:
+        alerts = list(session.scalars(select(FeedbackAlert)))
+    assert [a.rating for a in alerts] == [4]
+
+
 def order_payload(*, order_id: int, total_price: str) -> dict:
     at = datetime.now(UTC).isoformat()
     return {

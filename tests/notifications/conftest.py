@@ -62,11 +62,9 @@ def config(config, sendgrid_keys):  # type: ignore[no-untyped-def]
     return config.with_overrides(
         twilio_account_sid=twilio_server.ACCOUNT_SID,
         twilio_auth_token=twilio_server.AUTH_TOKEN,
-        extra={
-            "SENDGRID_WEBHOOK_PUBLIC_KEY": sendgrid_keys[1],
-            "TWILIO_SMS_FROM": "MaisonLum",
-            "TWILIO_WHATSAPP_FROM": "+14155238886",
-        },
+        sendgrid_webhook_public_key=sendgrid_keys[1],
+        twilio_sms_from="MaisonLum",
+        twilio_whatsapp_from="+14155238886",
     )
 
 
@@ -91,11 +89,8 @@ def providers(app, runtime, config) -> Iterator[tuple[Any, Any]]:  # type: ignor
             sendgrid_host=sendgrid.url,
             sms_backend="twilio",
             twilio_base_url=twilio.url,
-            extra={
-                **config.extra,
-                "NOTIFICATIONS_SEND_TIMEOUT": "2",
-                "NOTIFICATIONS_LEASE_SECONDS": "5",
-            },
+            notifications_send_timeout=2.0,
+            notifications_lease_seconds=5.0,
         )
         install_services(app, build_services(dataclasses.replace(runtime, config=pointed)))
         yield sendgrid, twilio

@@ -31,8 +31,11 @@ def main() -> None:
         twilio_account_sid=settings["twilio_account_sid"],
         twilio_auth_token=settings["twilio_auth_token"],
         twilio_base_url=settings["twilio_url"],
+        twilio_sms_from=settings["sms_from"],
+        twilio_whatsapp_from=settings["whatsapp_from"],
+        notifications_send_timeout=float(settings["send_timeout"]),
+        notifications_lease_seconds=float(settings["lease_seconds"]),
         testing=True,
-        extra=settings["extra"],
     )
     app = create_app(config)
     with app.app_context():

@@ -57,11 +57,10 @@ def _start_worker(config, sendgrid, twilio, log_path: Path) -> subprocess.Popen:
         "twilio_account_sid": twilio_server.ACCOUNT_SID,
         "twilio_auth_token": twilio_server.AUTH_TOKEN,
         "twilio_url": twilio.url,
-        "extra": {
-            **config.extra,
-            "NOTIFICATIONS_SEND_TIMEOUT": str(SEND_TIMEOUT),
-            "NOTIFICATIONS_LEASE_SECONDS": str(LEASE),
-        },
+        "sms_from": config.twilio_sms_from,
+        "whatsapp_from": config.twilio_whatsapp_from,
+        "send_timeout": SEND_TIMEOUT,
+        "lease_seconds": LEASE,
     }
     log = log_path.open("ab")
     return subprocess.Popen(

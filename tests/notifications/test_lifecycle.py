@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from plugin.links import tracking_link, wallet_pass_link
+from plugin.links import click_link, read_click_token, tracking_link, wallet_pass_link
 from plugin.milestones import Milestone
 from plugin.models import DomainEvent, Shop
 from plugin.notifications import jobs
@@ -176,8 +176,17 @@ def test_full_lifecycle_yields_exactly_the_expected_messages(
         )
         wallet_pass = wallet_pass_link(runtime.config, shop.domain, order.public_id)
     assert first["custom_args"]["relais_message_id"] == str(first_row.id)
-    assert tracking in html
-    assert wallet_pass in html
+    # Both buttons go through the click-counting redirect, counted against this message.
+    for target in (tracking, wallet_pass):
+        counted = click_link(
+            runtime.config,
+            shop.domain,
+            target,
+            channel="email",
+            milestone="shipped",
+            message_id=first_row.id,
+        )
+        assert counted in html
 
     (sms,) = sms_bodies(twilio)
     assert sms.startswith("Maison Lumière : votre colis #1001 est en point retrait.")
@@ -187,14 +196,19 @@ def test_full_lifecycle_yields_exactly_the_expected_messages(
     whatsapp = forms[1]
     assert whatsapp["To"] == "whatsapp:+33698765432"  # the national number, in E.164
     assert whatsapp["ContentSid"] == WHATSAPP_SID
-    assert json.loads(whatsapp["ContentVariables"]) == {
-        "1": "Louis",
-        "2": "Maison Lumière",
-        "3": "#1003",
-        "4": tracking_link(
+    variables = json.loads(whatsapp["ContentVariables"])
+    assert {k: variables[k] for k in "123"} == {"1": "Louis", "2": "Maison Lumière", "3": "#1003"}
+    click = read_click_token(runtime.config.secret_key, variables["4"].rsplit("/r/", 1)[1])
+    assert click is not None and (click.channel, click.milestone) == (
+        "whatsapp",
+        "out_for_delivery",
+    )
+    assert click.target_url == (
+        tracking_link(
             runtime.config, DEMO_SHOP, _public_id(runtime, "#1003"), host="maison-lumiere.fr"
-        ),
-    }
+        ).split("?")[0]
+        + "?utm_source=relais&utm_medium=whatsapp&utm_campaign=out_for_delivery"
+    )
     assert whatsapp["StatusCallback"].startswith(
         "https://relais.test/notifications/twilio/status?m="
     )
@@ -252,22 +266,29 @@ def test_an_overtaken_milestone_is_not_sent(providers, story, run_jobs, runtime,
                 },
             ),
         )
-    # 1. A queued "in transit" email when "delivered" arrives before the worker got to it.
+    # 1. An "in transit" email waiting for its retry (SendGrid answered 500) when "delivered"
+    # arrives: the retry finds it overtaken.
     emma = story(EMMA, 1002)
     emma.ordered()
     fulfillment = emma.shipped()
     run_jobs()
+    sendgrid.script(Answer(500, {"errors": [{"message": "boom"}]}))
     emma.event(fulfillment, "in_transit", 20)
+    run_jobs()
+    waiting = next(m for m in messages(runtime) if m.milestone == "in_transit")
+    assert (waiting.state, waiting.attempts) == (MessageState.QUEUED, 1)
     emma.event(fulfillment, "delivered", 30)
     run_jobs()
+    frozen_now(waiting.not_before + timedelta(seconds=1))
+    assert jobs.send_message(waiting.id) == "skipped: overtaken by delivered"
     assert summary(runtime)[-2:] == [
         ("#1002", "in_transit", "email", "en", "skipped"),
         ("#1002", "delivered", "email", "en", "sent"),
     ]
-    skipped = next(m for m in messages(runtime) if m.milestone == "in_transit")
-    assert skipped.reason == "overtaken by delivered"
+    # What reached SendGrid: the refused "in transit" attempt, never tried again.
     assert [e["subject"] for e in sent_emails(sendgrid)] == [
         "Your order #1002 is on its way",
+        "Your parcel #1002 is making progress",
         "Your parcel #1002 has arrived",
     ]
     # 2. An "out for delivery" SMS waiting for the morning, overtaken by the delivery at 07:30.
@@ -524,3 +545,48 @@ def test_sms_form_fields(providers, story, run_jobs, runtime, frozen_now):
     assert parse_qs(f"m={sms.id}")["m"] == [form["StatusCallback"].rsplit("=", 1)[1]]
     assert sms.segments == 1 and sms.encoding == "GSM-7"
     assert form["Body"] == sms.body_text
+
+
+def test_a_fulfillment_before_its_order_waits_for_the_shopper(
+    providers, story, run_jobs, runtime, frozen_now
+):
+    """Shopify does not keep its webhooks in order: the shipment's milestone waits for the
+    order's own webhook (which brings the shopper) instead of being skipped for want of an
+    address."""
+    sendgrid, _ = providers
+    camille = story(CAMILLE, 1001)
+    camille.shipped()
+    run_jobs()
+    assert messages(runtime) == []
+    scheduled = ScheduledJobRegistry(queue=runtime.queues["notifications"]).get_job_ids()
+    [waiting] = [job_id for job_id in scheduled if job_id.startswith("milestone-")]
+    event_id = int(waiting.split("-")[1])
+    camille.ordered()
+    run_jobs()
+    # The planned-again job, when RQ's scheduler hands it over (10 s later).
+    assert jobs.on_milestone(event_id).startswith("1 message(s): sent")
+    assert summary(runtime) == [("#1001", "shipped", "email", "fr", "sent")]
+    assert [e["personalizations"][0]["to"][0]["email"] for e in sent_emails(sendgrid)] == [
+        CAMILLE.email
+    ]
+    # Running it again (the scheduler's copy, a retry) sends nothing more.
+    jobs.on_milestone(event_id)
+    assert len(sent_emails(sendgrid)) == 1
+
+
+def test_a_milestone_stops_waiting_for_an_order_that_never_comes(
+    providers, story, run_jobs, runtime, frozen_now, monkeypatch
+):
+    from plugin.notifications import orchestration
+
+    camille = story(CAMILLE, 1001)
+    camille.shipped()
+    run_jobs()
+    assert messages(runtime) == []
+    monkeypatch.setattr(orchestration, "ORDER_WAIT", timedelta(0))
+    with runtime.db.session() as session:
+        event_id = session.scalar(select(DomainEvent.id).where(DomainEvent.milestone == "shipped"))
+    jobs.on_milestone(event_id)
+    [skipped] = messages(runtime)
+    assert skipped.state == MessageState.SKIPPED
+    assert "email: no email address" in (skipped.reason or "")

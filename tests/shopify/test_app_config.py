@@ -32,7 +32,7 @@ def test_scopes_are_only_what_relais_uses():
         "read_fulfillments",
         "read_customers",
         "read_products",
-        "read_discounts",
+        "write_discounts",
         "read_locales",
         "write_app_proxy",
     }

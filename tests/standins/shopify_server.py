@@ -34,8 +34,8 @@ API_VERSION = "2026-07"
 ACCESS_TOKEN_TTL = 3600
 REFRESH_TOKEN_TTL = 90 * 24 * 3600
 GRANTED_SCOPES = (
-    "read_customers,read_discounts,read_fulfillments,read_locales,read_orders,read_products,"
-    "write_app_proxy"
+    "read_customers,read_fulfillments,read_locales,read_orders,read_products,write_app_proxy,"
+    "write_discounts"
 )
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 _OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
@@ -79,6 +79,8 @@ class ShopState:
     products: list[dict[str, Any]] = field(default_factory=list)
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     discounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The DiscountCodeBasicInput of each code created through discountCodeBasicCreate.
+    created_discounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     bucket: Bucket = field(default_factory=Bucket)
     # What https://{shop}/apps/track/... answers (status, body); None: no app proxy (404);
     # a 3xx redirects to /password like a password-protected storefront.
@@ -456,6 +458,45 @@ def _discount(shop: ShopState, variables: Mapping[str, Any]) -> dict[str, Any]:
     return {"codeDiscountNodeByCode": shop.discounts.get(str(variables.get("code")).upper())}
 
 
+def _discount_code_basic_create(shop: ShopState, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """``discountCodeBasicCreate``: the node's id, or ``userErrors`` as Shopify words them."""
+    given = variables.get("basicCodeDiscount") or {}
+    errors = []
+
+    def refuse(path: str, message: str, code: str) -> None:
+        errors.append({"field": ["basicCodeDiscount", path], "message": message, "code": code})
+
+    code = str(given.get("code") or "").strip()
+    if not code:
+        refuse("code", "Code can't be blank", "BLANK")
+    elif code.upper() in shop.discounts:
+        refuse("code", "Code must be unique. Please try a different code.", "TAKEN")
+    if not given.get("title"):
+        refuse("title", "Title can't be blank", "BLANK")
+    if not given.get("startsAt"):
+        refuse("startsAt", "Starts at can't be blank", "BLANK")
+    if not given.get("context") and not given.get("customerSelection"):
+        refuse("context", "Context can't be blank", "BLANK")
+    value = ((given.get("customerGets") or {}).get("value")) or {}
+    percentage = value.get("percentage")
+    if percentage is not None and not 0 < float(percentage) <= 1:
+        refuse("customerGets", "Value must be between 0.0 and 1.0", "VALUE_OUTSIDE_RANGE")
+    if errors:
+        return {"discountCodeBasicCreate": {"codeDiscountNode": None, "userErrors": errors}}
+    gid = f"gid://shopify/DiscountCodeNode/{1000 + len(shop.discounts)}"
+    shop.discounts[code.upper()] = {
+        "id": gid,
+        "codeDiscount": {
+            "__typename": "DiscountCodeBasic",
+            "title": given["title"],
+            "status": "ACTIVE",
+            "endsAt": given.get("endsAt"),
+        },
+    }
+    shop.created_discounts[code.upper()] = dict(given)
+    return {"discountCodeBasicCreate": {"codeDiscountNode": {"id": gid}, "userErrors": []}}
+
+
 _RESOLVERS: dict[str, Callable[[ShopState, Mapping[str, Any]], dict[str, Any]]] = {
     "RelaisShop": _shop,
     "RelaisOpenOrders": _open_orders,
@@ -463,6 +504,7 @@ _RESOLVERS: dict[str, Callable[[ShopState, Mapping[str, Any]], dict[str, Any]]] 
     "RelaisProducts": _products,
     "RelaisCollection": _collection,
     "RelaisDiscountCode": _discount,
+    "RelaisDiscountCodeCreate": _discount_code_basic_create,
 }
 
 _COSTS: dict[str, Callable[[Mapping[str, Any]], int]] = {
@@ -478,6 +520,7 @@ _COSTS: dict[str, Callable[[Mapping[str, Any]], int]] = {
     "RelaisProducts": lambda v: 2 + int(v.get("first") or 10),
     "RelaisCollection": lambda v: 2,
     "RelaisDiscountCode": lambda v: 2,
+    "RelaisDiscountCodeCreate": lambda v: 10,
 }
 
 

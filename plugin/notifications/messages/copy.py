@@ -54,6 +54,7 @@ LAYOUT = {
         "colon": "\u00a0: ",
         "whatsapp": "WhatsApp",
         "sms": "SMS",
+        "rate": "Votre note, en un geste (de la plus basse à la plus haute)",
     },
     "en": {
         "hello": "Hello {name},",
@@ -76,6 +77,7 @@ LAYOUT = {
         "colon": ": ",
         "whatsapp": "WhatsApp",
         "sms": "text message",
+        "rate": "Your rating, in one tap (from lowest to highest)",
     },
 }
 

@@ -28,6 +28,7 @@ _layouts = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    auto_reload=False,  # the layouts ship with the code: no stat() of the file per email
 )
 
 
@@ -56,6 +57,8 @@ class MessageContext:
     pickup_point: Mapping[str, Any] | None = None
     items: tuple[ItemLine, ...] = ()
     offer: str | None = None  # promotional line, only set when the shopper consented
+    # One-tap rating links of a feedback request, [(score, url)], one button each in email.
+    ratings: tuple[tuple[int, str], ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)  # sender, channel_label
 
     def variables(self) -> dict[str, Any]:
@@ -148,6 +151,7 @@ def render_email(
         "cta": cta,
         "tracking_url": ctx.tracking_url,
         "wallet_url": ctx.wallet_url,
+        "ratings": [{"score": score, "url": url} for score, url in ctx.ratings],
         "items": [
             {"title": i.title, "quantity": i.quantity, "variant": i.variant} for i in ctx.items
         ],
