@@ -169,6 +169,7 @@ def audit(
         ).all()
         domain_events = conn.scalar(select(func.count()).select_from(DomainEvent)) or 0
     lost_states: Counter[str] = Counter()
+    lost_ids: list[str] = []
     for record in report.accepted:
         webhook = record.webhook
         kind, key = webhook.effect
@@ -181,6 +182,7 @@ def audit(
         if not applied:
             # Why: still "received" (waiting for a job), "failed", or processed without effect.
             lost_states[str(delivery_status.get(webhook.webhook_id, "not stored"))] += 1
+            lost_ids.append(webhook.webhook_id)
     figures.lost = figures.accepted - figures.processed
     duplicate_lines = sum(count - 1 for count in lines.values() if count > 1)
     duplicate_announcements = sum(count - 1 for *_, count in announcements)
@@ -197,6 +199,42 @@ def audit(
         domain_events=domain_events,
         answers=dict(sorted((str(k), v) for k, v in statuses.items())),
     )
+    if lost_ids and redis is not None:
+        figures.notes["lost_jobs"] = _job_whereabouts(engine, redis, lost_ids[:5])
     if lost_states:
         figures.notes["lost_by_delivery_status"] = dict(lost_states)
     return figures
+
+
+def _job_whereabouts(engine: Engine, redis: Redis, webhook_ids: list[str]) -> list[dict[str, Any]]:
+    """Where Redis holds the jobs of deliveries that were not applied (what to look at)."""
+    with engine.connect() as conn:
+        ids = dict(
+            conn.execute(
+                select(WebhookDelivery.webhook_id, WebhookDelivery.id).where(
+                    WebhookDelivery.webhook_id.in_(webhook_ids)
+                )
+            ).all()
+        )
+    found = []
+    for webhook_id in webhook_ids:
+        job_id = f"delivery-{ids.get(webhook_id)}"
+        fields = redis.hgetall(f"rq:job:{job_id}")
+        job = {_text(key): _text(value)[:120] for key, value in fields.items()}
+        job.pop("data", None)
+        lists = [
+            key.decode()
+            for key in redis.scan_iter("rq:*")
+            if redis.type(key) == b"list" and job_id.encode() in redis.lrange(key, 0, -1)
+        ]
+        zsets = [
+            key.decode()
+            for key in redis.scan_iter("rq:*")
+            if redis.type(key) == b"zset" and redis.zscore(key, job_id) is not None
+        ]
+        found.append({"job_id": job_id, "job": job, "lists": lists, "registries": zsets})
+    return found
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value

@@ -50,6 +50,32 @@ class JobQueues:
     def all(self) -> list[Queue]:
         return list(self._queues.values())
 
+    def in_their_queue(self, job_ids: Sequence[str]) -> set[str]:
+        """The jobs among ``job_ids`` that sit in their queue's list, waiting for a worker.
+
+        RQ keeps a job's status "queued" from its enqueue until a worker starts it. A worker
+        serving several queues pops with BLPOP, and one stopped between the pop and the
+        start (a deploy's SIGTERM at that instant) leaves a "queued" job in no list at all,
+        which nothing in RQ will run: only this check tells the two apart.
+        """
+        if not job_ids:
+            return set()
+        with self.redis.pipeline(transaction=False) as pipeline:
+            for job_id in job_ids:
+                pipeline.hget(f"{Job.redis_job_namespace_prefix}{job_id}", "origin")
+            origins = pipeline.execute()
+        with self.redis.pipeline(transaction=False) as pipeline:
+            checked = []
+            for job_id, origin in zip(job_ids, origins, strict=True):
+                if origin is None:
+                    continue
+                queue = origin.decode() if isinstance(origin, bytes) else str(origin)
+                # From the head, where the oldest jobs (those a sweep asks about) wait.
+                pipeline.lpos(f"{Queue.redis_queue_namespace_prefix}{queue}", job_id)
+                checked.append(job_id)
+            positions = pipeline.execute()
+        return {job_id for job_id, at in zip(checked, positions, strict=True) if at is not None}
+
     def enqueue(
         self,
         queue: str,

@@ -141,27 +141,26 @@ def _without_waiting_jobs(runtime: Runtime, delivery_ids: list[int]) -> list[int
     or taken by a worker that died): queueing the others again would run them twice and
     let a bursting shop's backlog jump to the front.
 
-    A "queued" job is either still in its queue or was taken by a worker: RQ moves it to
-    the queue's small intermediate list, then marks it started and removes it from that
-    list in one step, so a "queued" job found there belongs to a worker that died.
+    A "queued" job counts as waiting only while it is in its queue's list: a worker that
+    popped it and stopped before starting it leaves it "queued" nowhere
+    (:meth:`plugin.queues.JobQueues.in_their_queue`).
     """
     if not delivery_ids:
         return []
     with runtime.redis.pipeline(transaction=False) as pipeline:
         for delivery_id in delivery_ids:
             pipeline.hget(f"rq:job:delivery-{delivery_id}", "status")
-        for queue in runtime.queues.all():
-            pipeline.lrange(f"{queue.key}:intermediate", 0, -1)
-        replies = pipeline.execute()
-    statuses = replies[: len(delivery_ids)]
-    taken = {job_id for listed in replies[len(delivery_ids) :] for job_id in listed}
+        statuses = pipeline.execute()
+    queued = [
+        f"delivery-{delivery_id}"
+        for delivery_id, status in zip(delivery_ids, statuses, strict=True)
+        if status == b"queued"
+    ]
+    in_line = runtime.queues.in_their_queue(queued)
     return [
         delivery_id
         for delivery_id, status in zip(delivery_ids, statuses, strict=True)
-        if not (
-            status in _WAITING
-            or (status == b"queued" and f"delivery-{delivery_id}".encode() not in taken)
-        )
+        if not (status in _WAITING or f"delivery-{delivery_id}" in in_line)
     ]
 
 

@@ -178,6 +178,9 @@ def _waiting(redis: object, job_id: str) -> bool:
         return False
     try:
         status = job.get_status(refresh=False)
+        if status == JobStatus.QUEUED:
+            # "Queued" also describes a job popped by a worker that stopped before starting it.
+            return job_id in current_runtime().queues.in_their_queue([job_id])
     except RedisError:
         return False
-    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED)
+    return status in (JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED)

@@ -65,3 +65,17 @@ def test_sweep_queues_again_a_job_taken_by_a_worker_that_died(
     assert queue.count == 2
     assert sweep()["deliveries"] == 1
     assert f"delivery-{ids[0]}" in queue.get_job_ids()
+
+
+def test_sweep_queues_again_a_job_popped_by_a_worker_stopped_before_starting_it(
+    post_webhook: Callable[..., Any], runtime: Runtime
+) -> None:
+    """A worker on several queues pops with BLPOP: stopped (a deploy's SIGTERM) between the
+    pop and the start, it leaves the job "queued" in no list at all."""
+    ids = _backlog(post_webhook, runtime, 3)
+    queue = runtime.queues["webhooks"]
+    popped = runtime.redis.lpop(queue.key)
+    assert popped == f"delivery-{ids[0]}".encode()
+    assert Job.fetch(f"delivery-{ids[0]}", connection=runtime.redis).get_status() == "queued"
+    assert sweep()["deliveries"] == 1
+    assert queue.get_job_ids() == [f"delivery-{ids[1]}", f"delivery-{ids[2]}", f"delivery-{ids[0]}"]
