@@ -27,6 +27,7 @@ from plugin.config import Config
 from plugin.links import shop_handle, tracking_link
 from plugin.milestones import PROGRESS, Milestone
 from plugin.models import Order, Shipment, Shop
+from plugin.notifications.links import feedback_anchor
 from wallet.credentials import credentials
 from wallet.formats import LocalizedText
 from wallet.models import PASS, WalletPass
@@ -276,6 +277,11 @@ def pass_content(config: Config, record: OrderRecord) -> OrderPassContent:
         pickup_point=pickup,
         support_email=branding.reply_to(shop),
         offer=shop_offer(shop, order.locale),
+        rating_url=(
+            f"{_tracking_url(config, record)}#{feedback_anchor(shown.id)}"
+            if shown is not None and shown.delivered_at is not None
+            else None
+        ),
         delivered_at=shown.delivered_at if shown else None,
         cancelled=order.cancelled_at is not None,
     )

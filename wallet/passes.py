@@ -161,6 +161,8 @@ class OrderPassContent:
     support_email: str | None = None
     support_phone: str | None = None
     offer: LocalizedText | None = None
+    # The tracking page's rating form for the delivered parcel (one tap from the pass's back).
+    rating_url: str | None = None
     delivered_at: datetime | None = None
     cancelled: bool = False
     expires_after: timedelta = DEFAULT_EXPIRY
@@ -259,6 +261,8 @@ def _fields(content: OrderPassContent) -> dict[str, list[dict[str, object]]]:
     support = "\n".join(x for x in (content.support_email, content.support_phone) if x)
     if support:
         back.append(_field("support", label("label.support"), support))
+    if content.rating_url and content.is_delivered and not content.is_cancelled:
+        back.append(_field("rating", label("label.rating"), content.rating_url))
     if content.offer is not None and content.is_delivered:
         # The offer waits for the parcel: selling before delivery breeds "where is it?".
         back.append(_field("offer", label("label.offer"), content.offer.en))

@@ -105,6 +105,7 @@ PASS_LABELS: dict[str, LocalizedText] = {
     "label.opening_hours": T("Horaires", "Opening hours"),
     "label.support": T("Service client", "Customer service"),
     "label.offer": T("Pour vous", "For you"),
+    "label.rating": T(f"Votre avis sur la livraison{NBSP}?", "How was your delivery?"),
     # Change messages: Wallet replaces %@ with the field's new value in the notification.
     "change.status": T(f"Votre commande{NBSP}: %@", "Your order: %@"),
     "change.eta": T(f"Nouvelle date de livraison{NBSP}: %@", "New delivery date: %@"),

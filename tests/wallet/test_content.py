@@ -139,6 +139,7 @@ def test_a_split_order_through_webhooks(
     assert fields["eta"]["value"].startswith((T0 + timedelta(days=3)).date().isoformat())
     assert fields["support"]["value"] == "sav@maison-lumiere.fr"
     assert "offer" not in fields  # not before the parcels arrive
+    assert "rating" not in fields  # nor the rating, while a parcel is on its way
     assert document["backgroundColor"] == "rgb(43, 45, 66)"
     assert document["labelColor"] == "rgb(239, 131, 84)"
     assert document["organizationName"] == "Maison Lumière"
@@ -170,6 +171,15 @@ def test_a_split_order_through_webhooks(
     fields = {f["key"]: f for group in document["generic"].values() for f in group}
     assert fields["status"]["value"] == "Delivered"
     assert fields["offer"]["value"] == "15% off: MERCI15"
+    # One tap from the back of the pass to the rating form of the parcel shown.
+    rating = fields["rating"]["value"]
+    assert rating.startswith("https://maison-lumiere.fr/apps/track/o/")
+    anchor = rating.rsplit("#", 1)[1]
+    with runtime.db.session() as session:
+        shipment_id = session.scalar(
+            select(Shipment.id).where(Shipment.shopify_fulfillment_id == 9002)
+        )
+    assert anchor == f"rl-feedback-{shipment_id}"
     assert "relevantDates" not in document
     assert document["expirationDate"] > document["generic"]["secondaryFields"][-1]["value"]
     order = download(client, config, ORDER, story.public_id(runtime)).document
