@@ -120,11 +120,17 @@ def short_link(code: str) -> Response:
                 .join(Order, Order.shop_id == Shop.id)
                 .where(Order.public_id == public_id, Order.redacted_at.is_(None))
             ).first()
-            if row is not None:
-                record_short_link_click(session, row.id, row.order_id)
+            campaign = (
+                record_short_link_click(session, row.id, row.order_id) if row is not None else None
+            )
         if row is not None:
             target = tracking_link(
-                runtime.config, row.domain, public_id, channel="sms", host=row.primary_domain
+                runtime.config,
+                row.domain,
+                public_id,
+                channel="sms",
+                milestone=campaign,
+                host=row.primary_domain,
             )
     if target is None:
         return _message("not_found_title", "not_found_text", 404)

@@ -46,9 +46,10 @@ def record_event(
     )
 
 
-def record_short_link_click(session: Session, shop_id: int, order_id: int) -> None:
+def record_short_link_click(session: Session, shop_id: int, order_id: int) -> str | None:
     """A shopper opened an order's SMS short link (``/s/``). Every text of an order carries
-    the same short link, so the click goes to the last one sent before it."""
+    the same short link, so the click goes to the last one sent before it; returns that
+    text's milestone (the UTM campaign), if any."""
     message = session.execute(
         select(NotificationMessage.id, NotificationMessage.milestone)
         .where(
@@ -68,6 +69,7 @@ def record_short_link_click(session: Session, shop_id: int, order_id: int) -> No
         channel=SMS_CHANNEL,
         campaign=message.milestone if message else None,
     )
+    return message.milestone if message else None
 
 
 def record_page_view(

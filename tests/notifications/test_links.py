@@ -106,6 +106,8 @@ def test_opening_the_sms_short_link_counts_a_click_of_the_last_text(  # type: ig
     response = client.get(link)
     assert response.status_code == 302
     assert _clicks(runtime, last.id) == 1
+    utm = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert (utm["utm_medium"], utm["utm_campaign"]) == (["sms"], [last.milestone])
 
 
 def _delivered_then_feedback(story, run_jobs, runtime, frozen_now):  # type: ignore[no-untyped-def]
