@@ -250,6 +250,11 @@ def feedback(token: str) -> Response:
     return see_other(f"{proxy.path_prefix}/o/{token}#rl-feedback-{outcome.shipment_id}")
 
 
+def _ascii_number(value: str) -> int | None:
+    # str.isdigit() also accepts digits int() refuses, such as "³".
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
 @bp.get("/upsell")
 def upsell_fragment() -> Response:
     """Products for the theme's Upsell block (HTML placed by the block's script).
@@ -264,15 +269,15 @@ def upsell_fragment() -> Response:
     if not _page_limits(proxy):
         return Response("", status=429, headers={"Retry-After": "60"})
     settings = UpsellSettings.from_shop_settings(shop.settings)
-    limit = request.args.get("limit", "")
-    if limit.isdigit():
+    limit = _ascii_number(request.args.get("limit", ""))
+    if limit is not None:
         # The block's own setting (2 to 8 in the theme editor).
-        settings = replace(settings, limit=max(1, min(int(limit), 8)))
+        settings = replace(settings, limit=max(1, min(limit, 8)))
     t = visitor_translator(shop, request.args.get("locale"))
     seeds: list[int] = []
-    product_id = request.args.get("product_id", "")
-    if product_id.isdigit():
-        seeds.append(int(product_id))
+    product_id = _ascii_number(request.args.get("product_id", ""))
+    if product_id is not None:
+        seeds.append(product_id)
     latest = _latest_order(shop, proxy.logged_in_customer_id)
     if latest is not None:
         seeds.extend(bought_product_ids(latest))
@@ -317,7 +322,7 @@ def upsell_fragment() -> Response:
 
 
 def _latest_order(shop: Shop, customer_id: str | None) -> Order | None:
-    if not customer_id or not customer_id.isdigit():
+    if not customer_id or _ascii_number(customer_id) is None:
         return None
     runtime = current_runtime()
     with runtime.db.session() as session:
