@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 SUBSCRIBERS = [
     Subscriber(name="notify", job="plugin.notifications.jobs.on_milestone", inline=True),
     Subscriber(name="stats", job="plugin.stats.count_milestone_job", inline=True),
-    Subscriber(name="wallet", job="wallet.jobs.on_milestone", queue="wallet"),
+    Subscriber(name="wallet", job="wallet.jobs.on_milestone", queue="wallet", inline=True),
 ]
 
 

@@ -72,7 +72,13 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
         )
         ticker.start()
     try:
-        worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        # RQ's own lines (one per job started and finished) follow LOG_LEVEL like every
+        # other logger: RQ would otherwise force INFO, a formatted line per job per step.
+        worker.work(
+            burst=burst,
+            with_scheduler=True,
+            logging_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+        )
     finally:
         stop.set()
 

@@ -1,9 +1,10 @@
 """The Wallet subscriber: on every milestone, move the order's pass forward and push.
 
-``on_milestone(event_id)`` records the update (a new update number and a later
-``updatedAt``, in one transaction) and then pushes every device registered for the order's
-pass (topic: the pass type identifier) and Wallet order (topic: the order type identifier)
-over APNs. What APNs answers decides what happens to each device:
+``on_milestone(event_id)`` runs inside the job that recorded the milestone. It records the
+update (a new update number and a later ``updatedAt``, in one transaction) and, when devices
+follow the pass, queues ``push_devices``, which pushes every device registered for the
+order's pass (topic: the pass type identifier) and Wallet order (topic: the order type
+identifier) over APNs. What APNs answers decides what happens to each device:
 
 * 200: done;
 * 410, or 400 ``BadDeviceToken`` / ``DeviceTokenNotForTopic``: the registration is deleted;
@@ -94,7 +95,13 @@ atexit.register(close_clients)
 
 
 def on_milestone(event_id: int) -> str:
-    """Subscriber of "milestone reached" (queue ``wallet``)."""
+    """Subscriber of "milestone reached", run inline in the job that recorded the event:
+    move the order's pass forward, and queue the push of each kind that has devices.
+
+    Most orders have no pass (nobody downloaded it): that answer costs one query here
+    rather than a job of its own. The pushes, which wait on APNs, go to the ``wallet``
+    queue.
+    """
     runtime = current_runtime()
     with runtime.db.transaction() as session:
         order_id = session.scalar(select(DomainEvent.order_id).where(DomainEvent.id == event_id))
@@ -107,17 +114,27 @@ def on_milestone(event_id: int) -> str:
         registrations = service.registrations_of(session, pass_id)
     results = [f"update {tag}"]
     for kind in KINDS:
-        devices = [r for r in registrations if r.kind == kind]
-        if devices:
-            results.append(push(runtime, pass_id, kind, devices, attempt=0))
+        ids = ",".join(str(r.id) for r in registrations if r.kind == kind)
+        if ids:
+            runtime.queues.enqueue(
+                QUEUE,
+                "wallet.jobs.push_devices",
+                pass_id,
+                kind,
+                ids,
+                0,
+                job_id=f"wallet-push-{pass_id}-{kind}-event-{event_id}",
+            )
+            results.append(f"{kind}: push queued")
     return "; ".join(results)
 
 
-def retry_push(wallet_pass_id: int, kind: str, registration_ids: str, attempt: int) -> str:
-    """Push again to the devices a previous attempt could not reach, if still registered
-    (with their current push token: a device may have registered a new one since)."""
+def push_devices(wallet_pass_id: int, kind: str, registration_ids: str, attempt: int) -> str:
+    """Push these devices of one pass (or Wallet order), if still registered (with their
+    current push token: a device may have registered a new one since). ``attempt`` 0 is
+    the push a milestone queued; the later ones are retries."""
     runtime = current_runtime()
-    wanted = {int(x) for x in registration_ids.split(",") if x.isdigit()}
+    wanted = {int(x) for x in registration_ids.split(",") if x.isascii() and x.isdigit()}
     with runtime.db.session() as session:
         devices = [
             r
@@ -202,7 +219,7 @@ def _schedule_retry(
     delay = retry_delay(next_attempt, failed)
     runtime.queues.enqueue(
         QUEUE,
-        "wallet.jobs.retry_push",
+        "wallet.jobs.push_devices",
         wallet_pass_id,
         kind,
         ids,

@@ -131,7 +131,7 @@ def test_what_apns_answers_decides_each_devices_fate(
     registry = runtime.queues["wallet"].scheduled_job_registry
     (job_id,) = registry.get_job_ids()
     job = _fetch(runtime, job_id)
-    assert job.func_name == "wallet.jobs.retry_push"
+    assert job.func_name == "wallet.jobs.push_devices"
     _pass_id, kind, ids, attempt = job.args
     assert (kind, attempt) == ("pass", 1)
     with runtime.db.session() as session:
@@ -198,7 +198,7 @@ def test_a_device_gone_before_its_retry_is_not_pushed(
     registry = runtime.queues["wallet"].scheduled_job_registry
     (job_id,) = registry.get_job_ids()
     job = _fetch(runtime, job_id)
-    assert jobs.retry_push(*job.args) == "no device left to push"
+    assert jobs.push_devices(*job.args) == "no device left to push"
     assert len(apns.requests) == 1
 
 
