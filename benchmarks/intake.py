@@ -109,6 +109,17 @@ def _wait(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
+def _warm_up(port: int, env: dict[str, str], lua: Path) -> None:
+    """Let every gunicorn worker finish loading the app, then run a short discarded load.
+
+    The first answer only proves that one worker is up. wrk opens its connections at once
+    and, with keep-alive (threaded workers), each one stays on the worker that accepted
+    it: started too early, the whole measurement runs on a single process.
+    """
+    time.sleep(2)
+    _wrk(port, env, lua, 2)
+
+
 def _wrk(port: int, env: dict[str, str], lua: Path, seconds: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -197,6 +208,7 @@ def main() -> int:
         for name, threaded in (("bare (sync)", False), ("bare (threaded)", True)):
             bare = _gunicorn("bare_app:app", 18080, os.environ.copy(), work, threaded=threaded)
             _wait("http://127.0.0.1:18080/")
+            _warm_up(18080, wrk_env, work / "bench.lua")
             results[name].append(_wrk(18080, wrk_env, work / "bench.lua", args.seconds))
             bare.terminate()
             bare.wait()
@@ -207,6 +219,7 @@ def main() -> int:
         upgrade(env["DATABASE_URL"])
         relais = _gunicorn("plugin:create_app()", 18081, env, ROOT)
         _wait("http://127.0.0.1:18081/healthz")
+        _warm_up(18081, wrk_env, work / "bench.lua")
         results["relais (threaded)"].append(_wrk(18081, wrk_env, work / "bench.lua", args.seconds))
         relais.terminate()
         relais.wait()
