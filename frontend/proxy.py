@@ -31,6 +31,7 @@ from frontend.storefront import (
     visitor_translator,
 )
 from frontend.upsell import UpsellSettings, pick_products, product_link
+from plugin.digits import ascii_int
 from plugin.links import (
     MYSHOPIFY_SUFFIX,
     PROXY_PATH_PREFIX,
@@ -250,10 +251,6 @@ def feedback(token: str) -> Response:
     return see_other(f"{proxy.path_prefix}/o/{token}#rl-feedback-{outcome.shipment_id}")
 
 
-def _ascii_number(value: str) -> int | None:
-    # str.isdigit() also accepts digits int() refuses, such as "³".
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
-
 
 @bp.get("/upsell")
 def upsell_fragment() -> Response:
@@ -269,13 +266,13 @@ def upsell_fragment() -> Response:
     if not _page_limits(proxy):
         return Response("", status=429, headers={"Retry-After": "60"})
     settings = UpsellSettings.from_shop_settings(shop.settings)
-    limit = _ascii_number(request.args.get("limit", ""))
+    limit = ascii_int(request.args.get("limit", ""))
     if limit is not None:
         # The block's own setting (2 to 8 in the theme editor).
         settings = replace(settings, limit=max(1, min(limit, 8)))
     t = visitor_translator(shop, request.args.get("locale"))
     seeds: list[int] = []
-    product_id = _ascii_number(request.args.get("product_id", ""))
+    product_id = ascii_int(request.args.get("product_id", ""))
     if product_id is not None:
         seeds.append(product_id)
     latest = _latest_order(shop, proxy.logged_in_customer_id)
@@ -322,7 +319,7 @@ def upsell_fragment() -> Response:
 
 
 def _latest_order(shop: Shop, customer_id: str | None) -> Order | None:
-    if not customer_id or _ascii_number(customer_id) is None:
+    if not customer_id or ascii_int(customer_id) is None:
         return None
     runtime = current_runtime()
     with runtime.db.session() as session:

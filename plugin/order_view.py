@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from plugin.digits import ascii_int
 from plugin.links import (
     standalone_tracking_link,
     tracking_link,
@@ -29,8 +30,9 @@ def describe_order(runtime: Runtime, shop_domain: str, order_ref: str) -> dict[s
             raise OrderNotFound(f"no shop {domain}")
         ref = order_ref.strip()
         conditions = [Order.name == ref, Order.name == f"#{ref.lstrip('#')}"]
-        if ref.isdigit():
-            conditions.append(Order.shopify_id == int(ref))
+        number = ascii_int(ref)
+        if number is not None:
+            conditions.append(Order.shopify_id == number)
         order = session.scalar(
             select(Order).where(Order.shop_id == shop.id, or_(*conditions)).limit(1)
         )

@@ -36,6 +36,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from plugin.config import Config
+from plugin.digits import ascii_int
 from plugin.models import DomainEvent
 from plugin.runtime import Runtime, current_runtime
 from wallet import service
@@ -134,7 +135,7 @@ def push_devices(wallet_pass_id: int, kind: str, registration_ids: str, attempt:
     current push token: a device may have registered a new one since). ``attempt`` 0 is
     the push a milestone queued; the later ones are retries."""
     runtime = current_runtime()
-    wanted = {int(x) for x in registration_ids.split(",") if x.isascii() and x.isdigit()}
+    wanted = {n for x in registration_ids.split(",") if (n := ascii_int(x)) is not None}
     with runtime.db.session() as session:
         devices = [
             r

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
+from plugin.digits import ascii_int
 from plugin.models import Order
 from plugin.upsert import insert_once
 from wallet.models import KINDS, WalletPass, WalletRegistration, WalletUpdateCounter
@@ -74,9 +75,7 @@ def current_update(session: Session) -> int:
 
 def parse_tag(tag: str | None) -> int | None:
     """A tag we issued, or None (missing, or not ours: the device then gets everything)."""
-    if tag is None or not tag.strip().isdigit() or len(tag.strip()) > 18:
-        return None
-    return int(tag.strip())
+    return None if tag is None else ascii_int(tag.strip())
 
 
 # ---------------------------------------------------------------------------- passes

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from plugin.digits import ascii_int
 from plugin.errors import PayloadError
 from plugin.tracking import (
     FulfillmentEventSnapshot,
@@ -64,8 +65,10 @@ def parse_id(value: object, *, field: str, required: bool = True) -> int | None:
     if isinstance(value, str):
         # GraphQL-style gid://shopify/Order/123 is accepted too.
         tail = value.rsplit("/", 1)[-1]
-        if tail.isdigit():
-            return _in_id_range(int(tail), field)
+        # Up to 20 digits: a larger number is refused by the range check with its reason.
+        number = ascii_int(tail, max_digits=20)
+        if number is not None:
+            return _in_id_range(number, field)
     raise PayloadError(f"{field} is not an id")
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from plugin.digits import ascii_int
 from plugin.errors import PayloadError
 from plugin.tracking import (
     FulfillmentEventSnapshot,
@@ -241,8 +242,9 @@ def gid_number(value: object, *, field: str) -> int:
         return value
     if isinstance(value, str):
         tail = value.rsplit("/", 1)[-1].split("?", 1)[0]
-        if tail.isdigit():
-            return int(tail)
+        number = ascii_int(tail)
+        if number is not None:
+            return number
     raise PayloadError(f"{field} is not a Shopify id")
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from plugin import events, tracking
 from plugin.db import utcnow
+from plugin.digits import ascii_int
 from plugin.errors import PayloadError
 from plugin.models import DomainEvent, Order, Shipment, Shop
 from plugin.runtime import Runtime, current_runtime
@@ -274,8 +275,9 @@ def reconcile_stale_orders_job() -> str:
 def resolve_order(runtime: Runtime, admin: AdminApi, shop_id: int, reference: str) -> int:
     """The Shopify id of ``reference``: a Shopify id, or a name like ``#1001``."""
     ref = reference.strip()
-    if ref.isdigit() and len(ref) > 6:
-        return int(ref)
+    number = ascii_int(ref)
+    if number is not None and len(ref) > 6:
+        return number
     name = ref if ref.startswith("#") else f"#{ref}"
     with runtime.db.session() as session:
         known = session.scalar(

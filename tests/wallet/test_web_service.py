@@ -252,7 +252,8 @@ def test_no_update_is_missed_between_two_polls(
     assert device.changed(PASS, response["lastUpdated"]).status_code == 204
 
 
-@pytest.mark.parametrize("tag", [None, "", "not-a-tag", "99999999999"])
+# "³" passes str.isdigit() but not int(); full-width "12" passes both: neither is ours.
+@pytest.mark.parametrize("tag", [None, "", "not-a-tag", "99999999999", "³", "\uff11\uff12"])
 def test_a_tag_we_never_issued_lists_every_registration(
     tag: str | None, story: OrderStory, device: WalletDevice, client: Any, config: Any,
     runtime: Runtime,
