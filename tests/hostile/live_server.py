@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 import plugin.model_registry  # noqa: F401  (every table in the metadata)
 from ops.services import free_port, wait_for_port
 from plugin.db import Base
+from plugin.server import WEB_THREADS, WORKER_CLASS
 from tests.conftest import TEST_API_KEY, TEST_API_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,8 @@ class LiveServer:
 
 @contextmanager
 def live_server(folder: Path, redis_url: str, *, workers: int = 2) -> Iterator[LiveServer]:
-    """gunicorn with ``workers`` processes on a fresh SQLite file; stopped afterwards."""
+    """gunicorn with ``workers`` processes of the worker class ``relais serve`` runs (threads,
+    group commit) on a fresh SQLite file; stopped afterwards."""
     database_url = f"sqlite:///{folder / 'relais.sqlite3'}"
     engine = create_engine(database_url)
     Base.metadata.create_all(engine)
@@ -49,8 +51,8 @@ def live_server(folder: Path, redis_url: str, *, workers: int = 2) -> Iterator[L
     }
     log = (folder / "gunicorn.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "plugin:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", WORKER_CLASS,
+         "--threads", str(WEB_THREADS), "-b", f"127.0.0.1:{port}", "plugin:create_app()"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
