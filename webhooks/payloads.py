@@ -65,8 +65,9 @@ def parse_id(value: object, *, field: str, required: bool = True) -> int | None:
     if isinstance(value, str):
         # GraphQL-style gid://shopify/Order/123 is accepted too.
         tail = value.rsplit("/", 1)[-1]
-        # Up to 20 digits: a larger number is refused by the range check with its reason.
-        number = ascii_int(tail, max_digits=20)
+        # Any plausible length: a larger number is refused by the range check, which says
+        # "out of range" (int() itself reads up to 4,300 digits).
+        number = ascii_int(tail, max_digits=1000)
         if number is not None:
             return _in_id_range(number, field)
     raise PayloadError(f"{field} is not an id")

@@ -242,7 +242,7 @@ def gid_number(value: object, *, field: str) -> int:
         return value
     if isinstance(value, str):
         tail = value.rsplit("/", 1)[-1].split("?", 1)[0]
-        number = ascii_int(tail)
+        number = ascii_int(tail, max_digits=19)  # as many as a 64-bit id has
         if number is not None:
             return number
     raise PayloadError(f"{field} is not a Shopify id")
