@@ -9,18 +9,17 @@ benchmarks/README.md (``python benchmarks/scaleout.py fairness``).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from ops.services import postgres_bin, redis_server_bin
 from plugin.config import Config
 from plugin.models import WebhookDelivery
 from plugin.runtime import Runtime
 from tests.hostile.strategies import SHOPPER, T0
+from tests.proof.cluster import on_own_cluster
 from webhooks import intake
 
 BIG, SMALL = "big-shop.myshopify.com", "small-shop.myshopify.com"
@@ -103,14 +102,7 @@ def test_the_budget_is_shared_by_every_web_process(runtime: Runtime) -> None:
     assert lanes[0] + lanes[1] == 2 * BUDGET
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    bool(os.environ.get("TEST_DATABASE_URL")),
-    reason="runs its own PostgreSQL cluster: once, in the SQLite pass, is enough",
-)
-@pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server not installed")
-@pytest.mark.skipif(redis_server_bin() is None, reason="redis-server not installed")
-@pytest.mark.timeout(300)
+@on_own_cluster(timeout=300)
 def test_on_a_cluster_a_small_shops_messages_wait_seconds_not_the_burst() -> None:
     """The benchmark's own round, with a burst of 3,000 orders instead of 100,000: the
     small shop's deliveries are applied, and its "shipped" emails sent, within seconds."""

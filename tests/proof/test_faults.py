@@ -8,25 +8,12 @@ the last run are in benchmarks/README.md (``python -m ops.faults``).
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from ops import faults
 from ops.audit import Figures
-from ops.services import postgres_bin, redis_server_bin
 from plugin.worker import SCHEDULER_TAKEOVER_SECONDS
+from tests.proof.cluster import own_cluster
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(os.environ.get("TEST_DATABASE_URL")),
-        reason="runs its own PostgreSQL cluster: once, in the SQLite pass, is enough",
-    ),
-    pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server not installed"),
-    pytest.mark.skipif(redis_server_bin() is None, reason="redis-server not installed"),
-    pytest.mark.timeout(360),
-]
+pytestmark = own_cluster(timeout=360)
 
 
 def _assert_nothing_lost_or_doubled(figures: Figures) -> None:

@@ -7,23 +7,10 @@ minute and its figures are in benchmarks/README.md.
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from ops.provider_faults import run_provider_faults
-from ops.services import postgres_bin, redis_server_bin
+from tests.proof.cluster import own_cluster
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(os.environ.get("TEST_DATABASE_URL")),
-        reason="runs its own PostgreSQL cluster: once, in the SQLite pass, is enough",
-    ),
-    pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server not installed"),
-    pytest.mark.skipif(redis_server_bin() is None, reason="redis-server not installed"),
-    pytest.mark.timeout(420),
-]
+pytestmark = own_cluster(timeout=420)
 
 
 def test_providers_failing_lose_nothing_and_duplicate_only_what_timed_out() -> None:
