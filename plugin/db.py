@@ -46,13 +46,21 @@ class Database:
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # On SQLite, writers take the lock at BEGIN; readers must not, or a read inside a
-        # write (or two readers) would queue behind each other.
+        # write (or two readers) would queue behind each other. On PostgreSQL, reads run in
+        # autocommit: a read session would otherwise end in ROLLBACK, and psycopg answers
+        # every ROLLBACK by dropping all of the connection's prepared statements (DEALLOCATE
+        # ALL), so the hot queries were planned again on every job. Under READ COMMITTED each
+        # statement takes its own snapshot anyway, so reads see what they saw before.
         self.read_engine = (
             make_engine(url, echo=echo, immediate=False)
             if url.startswith("sqlite")
-            else self.engine
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # Never flushed: a change made to an object read here is not written (it used to be
+        # rolled back; in autocommit a flush would be final).
+        self.read_sessions = sessionmaker(
+            self.read_engine, expire_on_commit=False, autoflush=False
+        )
         self._writers: AbstractContextManager[None] = (
             SQLiteWriterQueue(url) if url.startswith("sqlite") else nullcontext()
         )

@@ -43,7 +43,7 @@ from wallet import service
 from wallet.apns import ApnsClient, PushOutcome, PushResult
 from wallet.credentials import apns_auth, topic
 from wallet.metrics import count_pushes
-from wallet.models import KINDS
+from wallet.models import KINDS, WalletPass
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,21 @@ def on_milestone(event_id: int) -> str:
     queue.
     """
     runtime = current_runtime()
+    # Answered by a read: asking inside a write transaction would take SQLite's write lock
+    # (and cost PostgreSQL a transaction) for every event of every order without a pass.
+    with runtime.db.session() as session:
+        row = session.execute(
+            select(DomainEvent.order_id, WalletPass.id)
+            .outerjoin(WalletPass, WalletPass.order_id == DomainEvent.order_id)
+            .where(DomainEvent.id == event_id)
+        ).first()
+    if row is None or row.order_id is None:
+        return "unknown event"
+    if row.id is None:
+        return "no pass downloaded for this order"
+    order_id = row.order_id
     with runtime.db.transaction() as session:
-        order_id = session.scalar(select(DomainEvent.order_id).where(DomainEvent.id == event_id))
-        if order_id is None:
-            return "unknown event"
+        # Asked again under the write lock: record_update answers None if the pass is gone.
         wallet_pass = service.record_update(session, order_id)
         if wallet_pass is None:
             return "no pass downloaded for this order"
