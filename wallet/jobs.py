@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from plugin.config import Config
 from plugin.digits import ascii_int
@@ -48,6 +48,13 @@ from wallet.models import KINDS, WalletPass
 log = logging.getLogger(__name__)
 
 QUEUE = "wallet"
+NOT_DOWNLOADED = "no pass downloaded for this order"
+# The event's order and its pass, if any; built once (it runs for every event).
+_PASS_OF_EVENT = (
+    select(DomainEvent.order_id, WalletPass.id.label("pass_id"))
+    .outerjoin(WalletPass, WalletPass.order_id == DomainEvent.order_id)
+    .where(DomainEvent.id == bindparam("event_id"))
+)
 # Seconds before retry n (1-based); Retry-After from APNs can only make it longer.
 RETRY_DELAYS = (10, 60, 300, 1800, 3600)
 MAX_ATTEMPTS = len(RETRY_DELAYS)
@@ -107,21 +114,17 @@ def on_milestone(event_id: int) -> str:
     # Answered by a read: asking inside a write transaction would take SQLite's write lock
     # (and cost PostgreSQL a transaction) for every event of every order without a pass.
     with runtime.db.session() as session:
-        row = session.execute(
-            select(DomainEvent.order_id, WalletPass.id)
-            .outerjoin(WalletPass, WalletPass.order_id == DomainEvent.order_id)
-            .where(DomainEvent.id == event_id)
-        ).first()
+        row = session.connection().execute(_PASS_OF_EVENT, {"event_id": event_id}).first()
     if row is None or row.order_id is None:
         return "unknown event"
-    if row.id is None:
-        return "no pass downloaded for this order"
+    if row.pass_id is None:
+        return NOT_DOWNLOADED
     order_id = row.order_id
     with runtime.db.transaction() as session:
         # Asked again under the write lock: record_update answers None if the pass is gone.
         wallet_pass = service.record_update(session, order_id)
         if wallet_pass is None:
-            return "no pass downloaded for this order"
+            return NOT_DOWNLOADED
         pass_id, tag = wallet_pass.id, wallet_pass.update_seq
         registrations = service.registrations_of(session, pass_id)
     results = [f"update {tag}"]

