@@ -32,25 +32,25 @@ def _accepts(worker: BalancedThreadWorker) -> bool:
     return bool(worker.nr_conns < worker.worker_connections)
 
 
-def test_a_process_with_every_thread_taken_stops_accepting() -> None:
+@pytest.mark.parametrize(
+    ("kept_alive", "not_spoken", "in_hand", "accepts"),
+    [
+        (0, 0, 0, True),
+        (0, 0, 2, True),
+        (0, 0, 3, False),  # every thread has a connection in hand
+        # Idle clients parked on the poller do not count: a thread is still free.
+        (40, 5, 2, True),
+        (40, 5, 3, False),
+    ],
+)
+def test_a_process_accepts_while_a_thread_is_free(
+    kept_alive: int, not_spoken: int, in_hand: int, accepts: bool
+) -> None:
     worker = _worker(threads=3)
-    assert _accepts(worker)
-    worker.nr_conns = 2
-    assert _accepts(worker)
-    worker.nr_conns = 3
-    assert not _accepts(worker)
-
-
-def test_idle_connections_do_not_stop_a_process_from_accepting() -> None:
-    worker = _worker(threads=3)
-    # Two requests in hand, 40 kept-alive connections and 5 clients yet to speak, parked
-    # on the poller: a thread is free.
-    worker.keepalived_conns.extend(object() for _ in range(40))
-    worker.pending_conns.extend(object() for _ in range(5))
-    worker.nr_conns = 47
-    assert _accepts(worker)
-    worker.nr_conns = 48
-    assert not _accepts(worker)
+    worker.keepalived_conns.extend(object() for _ in range(kept_alive))
+    worker.pending_conns.extend(object() for _ in range(not_spoken))
+    worker.nr_conns = kept_alive + not_spoken + in_hand
+    assert _accepts(worker) is accepts
 
 
 def test_gunicorns_own_connection_limit_still_holds() -> None:
