@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -104,7 +105,16 @@ def test_a_wrong_email_and_an_unknown_order_get_the_same_answer(store_order, cli
     assert "Nous n’avons pas trouvé de commande" in answers[0][1]
 
 
-def test_lookup_is_rate_limited_per_ip(store_order, client):
+@pytest.fixture
+def one_window(monkeypatch):
+    """Every request of the test in the same rate-limit window: the windows are fixed
+    minutes of the wall clock, and a test straddling a minute would see its counts reset."""
+    from frontend import ratelimit
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+
+
+def test_lookup_is_rate_limited_per_ip(store_order, client, one_window):
     store_order().create()
     codes = [
         client.post(
@@ -125,7 +135,7 @@ def test_lookup_is_rate_limited_per_ip(store_order, client):
     assert other.status_code == 303
 
 
-def test_lookup_is_rate_limited_per_shop(store_order, client, monkeypatch):
+def test_lookup_is_rate_limited_per_shop(store_order, client, monkeypatch, one_window):
     from frontend import ratelimit
 
     monkeypatch.setattr(ratelimit, "LOOKUP_PER_SHOP", ratelimit.Limit("lookup-shop", 3, 60))
