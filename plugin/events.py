@@ -86,6 +86,24 @@ def record_milestone(
         session.info.setdefault(_RECORDED, []).append(event_id)
 
 
+def announce_again(session: Session, order_id: int) -> None:
+    """Hand the order's milestones to subscribers once more, after this commit.
+
+    For an order whose own webhook has just arrived, after its fulfillment's: its events
+    were announced while the order was a placeholder, and the subscribers that need the
+    shopper (the notifications) are waiting for it. Subscribers accept an event twice.
+    """
+    recorded = session.info.setdefault(_RECORDED, [])
+    known = set(recorded)
+    for event_id in session.scalars(
+        select(DomainEvent.id)
+        .where(DomainEvent.order_id == order_id, DomainEvent.kind == MILESTONE_REACHED)
+        .order_by(DomainEvent.id)
+    ):
+        if event_id not in known:
+            recorded.append(event_id)
+
+
 def recorded_event_ids(session: Session) -> list[int]:
     """The events this session recorded and has not forgotten, oldest first: read them
     before the transaction ends, dispatch them after its commit."""

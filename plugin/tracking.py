@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from plugin.events import record_milestone
+from plugin.events import announce_again, record_milestone
 from plugin.milestones import (
     PROGRESS,
     Milestone,
@@ -218,9 +218,10 @@ def mark_installed(session: Session, shop: Shop) -> None:
 # --- orders ------------------------------------------------------------------------------
 
 
-def _lock_order(session: Session, shop: Shop, order_shopify_id: int) -> Order:
-    """The order row, created as a placeholder if unknown, locked for this transaction."""
-    insert_once(
+def _lock_order(session: Session, shop: Shop, order_shopify_id: int) -> tuple[Order, bool]:
+    """The order row, created as a placeholder if unknown, locked for this transaction; and
+    whether this call created it."""
+    created = insert_once(
         session,
         Order,
         {
@@ -238,12 +239,14 @@ def _lock_order(session: Session, shop: Shop, order_shopify_id: int) -> Order:
         .with_for_update()
     )
     assert order is not None
-    return order
+    return order, created is not None
 
 
 def apply_order(session: Session, shop: Shop, snapshot: OrderSnapshot) -> Outcome:
     """Apply an order payload (create, update, cancel, fulfilled...) and its fulfillments."""
-    order = _lock_order(session, shop, snapshot.shopify_id)
+    order, created = _lock_order(session, shop, snapshot.shopify_id)
+    # A placeholder from an earlier transaction: a fulfillment's webhook came first.
+    came_after_its_fulfillment = not created and not order.is_complete
     outcome = Outcome(order_id=order.id)
     is_older = (
         order.shopify_updated_at is not None and snapshot.updated_at < order.shopify_updated_at
@@ -253,6 +256,8 @@ def apply_order(session: Session, shop: Shop, snapshot: OrderSnapshot) -> Outcom
     else:
         _copy_order_fields(order, snapshot)
         outcome.applied = True
+        if came_after_its_fulfillment:
+            announce_again(session, order.id)
         ordered_at = snapshot.created_at or snapshot.updated_at
         if _add_timeline(
             session,
@@ -327,7 +332,7 @@ def apply_fulfillment(
 ) -> Outcome:
     """Create or update the shipment of one fulfillment; move its milestone if newer."""
     if order is None:
-        order = _lock_order(session, shop, snapshot.order_shopify_id)
+        order, _ = _lock_order(session, shop, snapshot.order_shopify_id)
     outcome = Outcome(order_id=order.id)
     shipment = _ensure_shipment(session, shop, order, snapshot.shopify_id)
     is_older = (
@@ -408,7 +413,7 @@ def apply_fulfillment_event(
     session: Session, shop: Shop, snapshot: FulfillmentEventSnapshot
 ) -> Outcome:
     """Add a carrier event to the timeline (once) and move the shipment if it is the newest."""
-    order = _lock_order(session, shop, snapshot.order_shopify_id)
+    order, _ = _lock_order(session, shop, snapshot.order_shopify_id)
     outcome = Outcome(order_id=order.id, applied=True)
     shipment = _ensure_shipment(session, shop, order, snapshot.fulfillment_shopify_id)
     milestone = from_shopify_status(snapshot.status)
@@ -458,7 +463,7 @@ def delete_fulfillment_event(
     session: Session, shop: Shop, *, event_shopify_id: int, order_shopify_id: int
 ) -> Outcome:
     """Remove a carrier event Shopify deleted; the shipment falls back to its newest event."""
-    order = _lock_order(session, shop, order_shopify_id)
+    order, _ = _lock_order(session, shop, order_shopify_id)
     outcome = Outcome(order_id=order.id)
     event = session.scalar(
         select(TrackingEvent).where(
