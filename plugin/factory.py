@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
+from flask.sessions import SessionInterface, SessionMixin
 from shopify_app import ShopifyApp
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -29,6 +30,19 @@ SUBSCRIBERS = [
 ]
 
 
+class NoCookieSessions(SessionInterface):
+    """Relais keeps nothing in cookies: the embedded admin authenticates each request with
+    Shopify's session token, shoppers' pages with signed links. Flask's cookie session
+    would otherwise be opened, its signer built, for every request (every webhook among
+    them), and a shopper's page could start setting a cookie by accident."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return None  # Flask then uses its null session, which refuses writes
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
 def create_app(config: Config | None = None) -> Flask:
     """Build the Flask app from ``config`` (default: the environment)."""
     config = config or Config.from_env()
@@ -37,6 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(SECRET_KEY=config.secret_key, TESTING=config.testing, JSON_SORT_KEYS=False)
     # Webhook bodies are at most a few hundred KB; refuse anything absurd before reading it.
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
+    app.session_interface = NoCookieSessions()
 
     redis_url = config.redis_url or redis_conn.start_embedded_redis(config.instance_path)
     redis = redis_conn.connect(redis_url)
