@@ -49,6 +49,37 @@ WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
 SCHEDULER_TAKEOVER_SECONDS = SCHEDULER_LOCK_SECONDS + MAINTENANCE_SECONDS
 
 
+class QuietRoutineLines(logging.Filter):
+    """Keeps RQ's routine INFO lines about the periodic sweeps and its own registry
+    maintenance out of the log unless LOG_LEVEL is DEBUG.
+
+    Every few seconds, each of those would otherwise write four lines per periodic job and
+    one per queue (about 100,000 lines a day per worker), burying the lines about orders
+    and messages. A sweep that finds work logs it itself (its own logger), and a periodic
+    job that fails is still logged: only INFO lines are held back.
+    """
+
+    _PERIODIC_DESCRIPTIONS = frozenset(f"{periodic.job}()" for periodic in PERIODIC_JOBS)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or logging.getLogger().isEnabledFor(logging.DEBUG):
+            return True
+        if isinstance(record.msg, str) and record.msg.startswith("Worker %s: cleaning"):
+            return False
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(
+            isinstance(arg, str)
+            and (arg.startswith("periodic-") or arg in self._PERIODIC_DESCRIPTIONS)
+            for arg in args
+        )
+
+
+def quiet_routine_lines(logger: logging.Logger) -> None:
+    """Install :class:`QuietRoutineLines` on ``logger`` once."""
+    if not any(isinstance(f, QuietRoutineLines) for f in logger.filters):
+        logger.addFilter(QuietRoutineLines())
+
+
 def run_worker(app: Flask, *, burst: bool = False) -> None:
     """Work every queue until stopped (or until empty with ``burst``).
 
@@ -58,6 +89,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     dies, another takes over within :data:`SCHEDULER_TAKEOVER_SECONDS`.
     """
     runtime = current_runtime()
+    quiet_routine_lines(logging.getLogger("rq.worker"))
     worker = SimpleWorker(
         runtime.queues.all(),
         connection=runtime.redis,

@@ -1,0 +1,43 @@
+"""The worker's log: routine periodic lines held back at INFO (plugin.worker.QuietRoutineLines)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+
+from plugin.runtime import Runtime
+from plugin.worker import run_worker
+
+
+def _rq_lines(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.name == "rq.worker")
+
+
+def test_periodic_sweeps_stay_out_of_the_info_log_other_jobs_do_not(
+    app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id="periodic-sweep-1", retry=None)
+    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id="asked-by-an-operator")
+
+    run_worker(app, burst=True)
+
+    lines = _rq_lines(caplog)
+    assert "asked-by-an-operator" in lines  # started, Job OK, result kept
+    assert "periodic-sweep-1" not in lines
+    assert "cleaning registries" not in lines
+
+
+def test_at_debug_every_line_is_there(
+    app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id="periodic-sweep-2", retry=None)
+
+    run_worker(app, burst=True)
+
+    lines = _rq_lines(caplog)
+    assert "job periodic-sweep-2 result is kept" in lines
+    assert "Successfully completed webhooks.jobs.sweep() job" in lines
