@@ -27,6 +27,9 @@ class PeriodicJob:
     queue: str = "default"
 
 
+# The id of every periodic job starts with this (the log filter below recognises them by it).
+PERIODIC_JOB_PREFIX = "periodic-"
+
 PERIODIC_JOBS = [
     PeriodicJob("sweep", "webhooks.jobs.sweep", every=30),
     PeriodicJob("notifications-sweep", "plugin.notifications.jobs.sweep", every=10),
@@ -69,15 +72,12 @@ class QuietRoutineLines(logging.Filter):
         args = record.args if isinstance(record.args, tuple) else ()
         return not any(
             isinstance(arg, str)
-            and (arg.startswith("periodic-") or arg in self._PERIODIC_DESCRIPTIONS)
+            and (arg.startswith(PERIODIC_JOB_PREFIX) or arg in self._PERIODIC_DESCRIPTIONS)
             for arg in args
         )
 
 
-def quiet_routine_lines(logger: logging.Logger) -> None:
-    """Install :class:`QuietRoutineLines` on ``logger`` once."""
-    if not any(isinstance(f, QuietRoutineLines) for f in logger.filters):
-        logger.addFilter(QuietRoutineLines())
+_QUIET_ROUTINE_LINES = QuietRoutineLines()
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> None:
@@ -89,7 +89,8 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     dies, another takes over within :data:`SCHEDULER_TAKEOVER_SECONDS`.
     """
     runtime = current_runtime()
-    quiet_routine_lines(logging.getLogger("rq.worker"))
+    # One instance for the process: addFilter ignores a filter already installed.
+    logging.getLogger("rq.worker").addFilter(_QUIET_ROUTINE_LINES)
     worker = SimpleWorker(
         runtime.queues.all(),
         connection=runtime.redis,
@@ -129,7 +130,7 @@ def _tick_periodic_jobs(app: Flask, stop: threading.Event) -> None:
                         runtime.queues.enqueue(
                             periodic.queue,
                             periodic.job,
-                            job_id=f"periodic-{periodic.name}-{slot}",
+                            job_id=f"{PERIODIC_JOB_PREFIX}{periodic.name}-{slot}",
                             retry=None,
                         )
                 except RedisError as exc:
