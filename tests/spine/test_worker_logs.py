@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from plugin.runtime import Runtime
-from plugin.worker import run_worker
+from plugin.worker import PERIODIC_JOB_PREFIX, run_worker
 
 
 def _rq_lines(caplog: pytest.LogCaptureFixture) -> str:
@@ -19,14 +19,15 @@ def test_periodic_sweeps_stay_out_of_the_info_log_other_jobs_do_not(
     app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id="periodic-sweep-1", retry=None)
+    periodic_id = f"{PERIODIC_JOB_PREFIX}sweep-1"
+    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id=periodic_id, retry=None)
     runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id="asked-by-an-operator")
 
     run_worker(app, burst=True)
 
     lines = _rq_lines(caplog)
     assert "asked-by-an-operator" in lines  # started, Job OK, result kept
-    assert "periodic-sweep-1" not in lines
+    assert periodic_id not in lines
     assert "cleaning registries" not in lines
 
 
@@ -34,10 +35,11 @@ def test_at_debug_every_line_is_there(
     app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id="periodic-sweep-2", retry=None)
+    periodic_id = f"{PERIODIC_JOB_PREFIX}sweep-2"
+    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id=periodic_id, retry=None)
 
     run_worker(app, burst=True)
 
     lines = _rq_lines(caplog)
-    assert "job periodic-sweep-2 result is kept" in lines
+    assert f"job {periodic_id} result is kept" in lines
     assert "Successfully completed webhooks.jobs.sweep() job" in lines
