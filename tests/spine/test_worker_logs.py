@@ -11,21 +11,23 @@ from plugin.runtime import Runtime
 from plugin.worker import PERIODIC_JOB_PREFIX, run_worker
 
 
-def _rq_lines(caplog: pytest.LogCaptureFixture) -> str:
+def _worker_log(
+    app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture, level: int, *job_ids: str
+) -> str:
+    """RQ's lines while the real worker runs a sweep under each of ``job_ids``."""
+    caplog.set_level(level)
+    for job_id in job_ids:
+        runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id=job_id, retry=None)
+    run_worker(app, burst=True)
     return "\n".join(r.getMessage() for r in caplog.records if r.name == "rq.worker")
 
 
 def test_periodic_sweeps_stay_out_of_the_info_log_other_jobs_do_not(
     app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
     periodic_id = f"{PERIODIC_JOB_PREFIX}sweep-1"
-    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id=periodic_id, retry=None)
-    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id="asked-by-an-operator")
+    lines = _worker_log(app, runtime, caplog, logging.INFO, periodic_id, "asked-by-an-operator")
 
-    run_worker(app, burst=True)
-
-    lines = _rq_lines(caplog)
     assert "asked-by-an-operator" in lines  # started, Job OK, result kept
     assert periodic_id not in lines
     assert "cleaning registries" not in lines
@@ -34,12 +36,8 @@ def test_periodic_sweeps_stay_out_of_the_info_log_other_jobs_do_not(
 def test_at_debug_every_line_is_there(
     app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
     periodic_id = f"{PERIODIC_JOB_PREFIX}sweep-2"
-    runtime.queues.enqueue("default", "webhooks.jobs.sweep", job_id=periodic_id, retry=None)
+    lines = _worker_log(app, runtime, caplog, logging.DEBUG, periodic_id)
 
-    run_worker(app, burst=True)
-
-    lines = _rq_lines(caplog)
     assert f"job {periodic_id} result is kept" in lines
     assert "Successfully completed webhooks.jobs.sweep() job" in lines
