@@ -5,6 +5,14 @@ Runs in one go, on this machine, with wrk (Debian package):
   2. Relais' POST /webhooks with signed, distinct orders/create deliveries (SQLite + Redis),
   3. accepted → timeline-updated latency with a worker running, at a modest steady rate.
 Prints medians over several rounds and the ratio. Usage: python benchmarks/intake.py [--rounds 3]
+
+With ``--ceilings`` each round also measures two endpoints that are not Relais, under Relais'
+worker class: "check only" verifies the signature with shopifyapp as Relais does and parses
+the body, then answers 200 without keeping anything; "check + push" also appends the body to
+a Redis list, the writes of concurrent requests grouped as Relais groups them. The second is
+about the least an intake that answers only once a delivery is kept can do here: what Relais
+adds on top (header checks, the delivery record and its dedupe, the job) must fit between it
+and the bare endpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +41,49 @@ app = Flask(__name__)
 def ok():
     return "", 200
 """
+
+# The ceilings (``--ceilings``): CEILING=check answers after the signature check and the JSON
+# parse; CEILING=push also appends each verified body to a Redis list, one RPUSH per group.
+CEILING_APP = """
+import json
+import os
+
+from flask import Flask, request
+from redis import Redis
+from shopify_app import ShopifyApp
+
+from plugin.group_commit import GroupCommit
+from webhooks.intake import VERIFIED_HEADERS
+
+shopify = ShopifyApp(client_id="bench", client_secret=os.environ["SHOPIFY_API_SECRET"])
+redis = Redis.from_url(os.environ["REDIS_URL"])
+push = os.environ["CEILING"] == "push"
+
+
+def append(bodies):
+    redis.rpush("bench:ceiling", *bodies)
+    return [None] * len(bodies)
+
+
+grouped = GroupCommit(append)
+app = Flask(__name__)
+
+
+@app.post("/webhooks")
+def receive():
+    body = request.get_data(cache=False).decode()
+    headers = {n: v for n in VERIFIED_HEADERS if (v := request.headers.get(n)) is not None}
+    checked = shopify.verify_webhook_req(
+        {"method": "POST", "headers": headers, "url": request.path, "body": body}
+    )
+    if not checked.ok:
+        return "", 401
+    json.loads(body)
+    if push:
+        grouped.submit(body)
+    return "", 200
+"""
+CEILINGS = {"check only": "check", "check + push": "push"}
 
 # wrk script: every request a new webhook id and order id, signed with the app secret.
 WRK_LUA = r"""
@@ -169,6 +220,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--ceilings", action="store_true", help="also measure the two ceiling endpoints"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -204,6 +258,7 @@ def main() -> int:
             )
     (work / "bench.lua").write_text(WRK_LUA)
     (work / "bare_app.py").write_text(BARE_APP)
+    (work / "ceiling_app.py").write_text(CEILING_APP)
     wrk_env = {
         **os.environ,
         "BENCH_BODY": str(work / "body.json"),
@@ -218,6 +273,8 @@ def main() -> int:
         "bare (threaded)": [],
         "relais (threaded)": [],
     }
+    if args.ceilings:
+        results.update({f"{name} (threaded)": [] for name in CEILINGS})
     for round_no in range(args.rounds):
         for name, worker_class in (
             ("bare (sync)", "sync"),
@@ -245,6 +302,23 @@ def main() -> int:
         _print_round(round_no, "relais (threaded)", results["relais (threaded)"][-1])
         relais.terminate()
         relais.wait()
+        if args.ceilings:
+            for name, kind in CEILINGS.items():
+                ceiling_env = {
+                    **os.environ,
+                    "CEILING": kind,
+                    "REDIS_URL": redis_url,
+                    "SHOPIFY_API_SECRET": SECRET,
+                    "PYTHONPATH": str(ROOT),
+                }
+                ceiling = _gunicorn("ceiling_app:app", 18083, ceiling_env, work)
+                _wait("http://127.0.0.1:18083/")
+                _warm_up(18083, wrk_env, work / "bench.lua")
+                key = f"{name} (threaded)"
+                results[key].append(_wrk(18083, wrk_env, work / "bench.lua", args.seconds))
+                _print_round(round_no, key, results[key][-1])
+                ceiling.terminate()
+                ceiling.wait()
         import redis as redis_lib
 
         redis_lib.Redis.from_url(redis_url).flushdb()
@@ -262,6 +336,10 @@ def main() -> int:
             f"{statistics.median(r['p99_ms'] for r in rows):>10.2f}"
             f"{sum(r['non2xx'] for r in rows):>10.0f}"
         )
+    if args.ceilings:
+        for name in CEILINGS:
+            rps = statistics.median(r["rps"] for r in results[f"{name} (threaded)"])
+            print(f"ratio {name} / fastest bare: {rps / bare_rps:.2f}")
     print(
         f"ratio relais / fastest bare: {relais_rps / bare_rps:.2f} (target >= 0.50); "
         f"relais p99 {statistics.median(r['p99_ms'] for r in results['relais (threaded)']):.2f} ms"
