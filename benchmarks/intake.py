@@ -7,7 +7,7 @@ Runs in one go, on this machine, with wrk (Debian package):
 Prints medians over several rounds and the ratio. Usage: python benchmarks/intake.py [--rounds 3]
 
 With ``--ceilings`` each round also measures two endpoints that are not Relais, under Relais'
-worker class: "check only" verifies the signature with shopifyapp as Relais does and parses
+worker class: "check only" verifies the signature with Relais' own check and parses
 the body, then answers 200 without keeping anything; "check + push" also appends the body to
 a Redis list, the writes of concurrent requests grouped as Relais groups them. The second is
 about the least an intake that answers only once a delivery is kept can do here: what Relais
@@ -53,7 +53,7 @@ from redis import Redis
 from shopify_app import ShopifyApp
 
 from plugin.group_commit import GroupCommit
-from webhooks.intake import VERIFIED_HEADERS
+from webhooks.intake import check_signature
 
 shopify = ShopifyApp(client_id="bench", client_secret=os.environ["SHOPIFY_API_SECRET"])
 redis = Redis.from_url(os.environ["REDIS_URL"])
@@ -72,11 +72,7 @@ app = Flask(__name__)
 @app.post("/webhooks")
 def receive():
     body = request.get_data(cache=False).decode()
-    headers = {n: v for n in VERIFIED_HEADERS if (v := request.headers.get(n)) is not None}
-    checked = shopify.verify_webhook_req(
-        {"method": "POST", "headers": headers, "url": request.path, "body": body}
-    )
-    if not checked.ok:
+    if not check_signature(shopify, body).ok:
         return "", 401
     json.loads(body)
     if push:
@@ -202,7 +198,7 @@ def _wrk(port: int, env: dict[str, str], lua: Path, seconds: int) -> dict[str, f
 
 def _print_round(round_no: int, name: str, result: dict[str, float]) -> None:
     print(
-        f"round {round_no + 1} {name:<18} {result['rps']:>7.0f} req/s"
+        f"round {round_no + 1} {name:<24} {result['rps']:>7.0f} req/s"
         f"  p99 {result['p99_ms']:.1f} ms",
         flush=True,
     )
@@ -275,33 +271,35 @@ def main() -> int:
     }
     if args.ceilings:
         results.update({f"{name} (threaded)": [] for name in CEILINGS})
+
+    def measure(
+        round_no: int, name: str, served: subprocess.Popen[bytes], port: int, ready_path: str
+    ) -> None:
+        """Wait for a started server, warm it up, measure it into ``results``, stop it."""
+        _wait(f"http://127.0.0.1:{port}{ready_path}")
+        _warm_up(port, wrk_env, work / "bench.lua")
+        results[name].append(_wrk(port, wrk_env, work / "bench.lua", args.seconds))
+        _print_round(round_no, name, results[name][-1])
+        served.terminate()
+        served.wait()
+
     for round_no in range(args.rounds):
         for name, worker_class in (
             ("bare (sync)", "sync"),
             ("bare (gthread)", "gthread"),
             ("bare (threaded)", None),
         ):
-            bare = _gunicorn(
+            served = _gunicorn(
                 "bare_app:app", 18080, os.environ.copy(), work, worker_class=worker_class
             )
-            _wait("http://127.0.0.1:18080/")
-            _warm_up(18080, wrk_env, work / "bench.lua")
-            results[name].append(_wrk(18080, wrk_env, work / "bench.lua", args.seconds))
-            _print_round(round_no, name, results[name][-1])
-            bare.terminate()
-            bare.wait()
+            measure(round_no, name, served, 18080, "/")
 
         instance = work / f"instance-{round_no}"
         instance.mkdir()
         env = _env(instance, redis_url)
         upgrade(env["DATABASE_URL"])
-        relais = _gunicorn("plugin:create_app()", 18081, env, ROOT)
-        _wait("http://127.0.0.1:18081/healthz")
-        _warm_up(18081, wrk_env, work / "bench.lua")
-        results["relais (threaded)"].append(_wrk(18081, wrk_env, work / "bench.lua", args.seconds))
-        _print_round(round_no, "relais (threaded)", results["relais (threaded)"][-1])
-        relais.terminate()
-        relais.wait()
+        served = _gunicorn("plugin:create_app()", 18081, env, ROOT)
+        measure(round_no, "relais (threaded)", served, 18081, "/healthz")
         if args.ceilings:
             for name, kind in CEILINGS.items():
                 ceiling_env = {
@@ -311,14 +309,8 @@ def main() -> int:
                     "SHOPIFY_API_SECRET": SECRET,
                     "PYTHONPATH": str(ROOT),
                 }
-                ceiling = _gunicorn("ceiling_app:app", 18083, ceiling_env, work)
-                _wait("http://127.0.0.1:18083/")
-                _warm_up(18083, wrk_env, work / "bench.lua")
-                key = f"{name} (threaded)"
-                results[key].append(_wrk(18083, wrk_env, work / "bench.lua", args.seconds))
-                _print_round(round_no, key, results[key][-1])
-                ceiling.terminate()
-                ceiling.wait()
+                served = _gunicorn("ceiling_app:app", 18083, ceiling_env, work)
+                measure(round_no, f"{name} (threaded)", served, 18083, "/")
         import redis as redis_lib
 
         redis_lib.Redis.from_url(redis_url).flushdb()
@@ -329,10 +321,10 @@ def main() -> int:
     )
     relais_rps = statistics.median(r["rps"] for r in results["relais (threaded)"])
     print("\nIntake throughput, gunicorn -w 2, wrk -t2 -c16, medians of", args.rounds, "rounds")
-    print(f"{'endpoint':<22}{'req/s':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    print(f"{'endpoint':<26}{'req/s':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, rows in results.items():
         print(
-            f"{name:<22}{statistics.median(r['rps'] for r in rows):>10.0f}"
+            f"{name:<26}{statistics.median(r['rps'] for r in rows):>10.0f}"
             f"{statistics.median(r['p99_ms'] for r in rows):>10.2f}"
             f"{sum(r['non2xx'] for r in rows):>10.0f}"
         )
