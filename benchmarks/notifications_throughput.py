@@ -14,7 +14,12 @@ SimpleWorker, JSON serializer, in the app context), burst mode:
 Each drain is timed from its first job's start to its last job's end, for every kind alike.
 Each round measures empty jobs before, between and after the two kinds, and compares each
 kind with the empty jobs around it; the median of those ratios is printed.
-Usage: python benchmarks/notifications_throughput.py [--jobs 500] [--rounds 10]
+
+With ``--floors``, each round also drains two kinds of jobs that are not Relais (see
+benchmarks/notifications_floor.py): the database work a send job and a milestone job cannot
+avoid, with nothing else, each compared with empty jobs around it the same way. They show
+how close to the empty job any job that keeps its message durably can come here.
+Usage: python benchmarks/notifications_throughput.py [--jobs 500] [--rounds 10] [--floors]
        [--database-url postgresql+psycopg://...]
 """
 
@@ -44,6 +49,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument(
         "--database-url", default=None, help="a PostgreSQL server; default a SQLite file"
+    )
+    parser.add_argument(
+        "--floors", action="store_true", help="also measure the floor jobs (not Relais)"
     )
     args = parser.parse_args()
 
@@ -97,8 +105,14 @@ def main() -> int:
                 return 0.0  # nothing was queued there
             return worker.last_ended - worker.first_started
 
-        results: dict[str, list[float]] = {"empty": [], "send": [], "subscriber": []}
-        ratios: dict[str, list[float]] = {"send": [], "subscriber": []}
+        results: dict[str, list[float]] = {
+            "empty": [],
+            "send": [],
+            "subscriber": [],
+            "floor_send": [],
+            "floor_milestone": [],
+        }
+        ratios: dict[str, list[float]] = {k: [] for k in results if k != "empty"}
 
         def empty_round(tag: str) -> float:
             # Queued the way the app queues its own jobs (same options), then drained.
@@ -112,7 +126,7 @@ def main() -> int:
 
         for round_no in range(args.rounds):
             before = empty_round(f"{round_no}a")
-            message_ids = _queue_messages(runtime, shop_id, order_ids, round_no)
+            message_ids = _queue_messages(runtime, shop_id, order_ids, str(round_no))
             for message_id in message_ids:
                 runtime.queues.enqueue(
                     "notifications",
@@ -123,7 +137,7 @@ def main() -> int:
                 )
             send = len(message_ids) / drain()
             between = empty_round(f"{round_no}b")
-            event_ids = _events(runtime, shop_id, order_ids, round_no)
+            event_ids = _events(runtime, shop_id, order_ids, round_no, str(round_no))
             # On the "events" queue, where the app queues them.
             for event_id in event_ids:
                 runtime.queues.enqueue(
@@ -142,12 +156,43 @@ def main() -> int:
             results["subscriber"].append(subscriber)
             ratios["send"].append(send / ((before + between) / 2))
             ratios["subscriber"].append(subscriber / ((between + after) / 2))
-            print(
+            line = (
                 f"round {round_no + 1}: empty {before:.0f}/{between:.0f}/{after:.0f}/s, "
                 f"send {send:.0f}/s ({ratios['send'][-1]:.2f}), "
-                f"subscriber {subscriber:.0f}/s ({ratios['subscriber'][-1]:.2f})",
-                flush=True,
+                f"subscriber {subscriber:.0f}/s ({ratios['subscriber'][-1]:.2f})"
             )
+            if args.floors:
+                tag = f"{round_no}-floor"
+                for message_id in _queue_messages(runtime, shop_id, order_ids, tag):
+                    runtime.queues.enqueue(
+                        "notifications",
+                        "notifications_floor.floor_send",
+                        message_id,
+                        job_id=f"floor-send-{message_id}",
+                        retry=None,
+                    )
+                floor_send = args.jobs / drain()
+                middle = empty_round(f"{round_no}d")
+                for event_id in _events(runtime, shop_id, order_ids, round_no, tag):
+                    runtime.queues.enqueue(
+                        "events",
+                        "notifications_floor.floor_milestone",
+                        event_id,
+                        job_id=f"floor-milestone-{event_id}",
+                        retry=None,
+                    )
+                floor_milestone = args.jobs / drain("events")
+                last = empty_round(f"{round_no}e")
+                results["floor_send"].append(floor_send)
+                results["floor_milestone"].append(floor_milestone)
+                ratios["floor_send"].append(floor_send / ((after + middle) / 2))
+                ratios["floor_milestone"].append(floor_milestone / ((middle + last) / 2))
+                line += (
+                    f", floors {floor_send:.0f}/s ({ratios['floor_send'][-1]:.2f}) and "
+                    f"{floor_milestone:.0f}/s ({ratios['floor_milestone'][-1]:.2f})"
+                )
+            print(line, flush=True)
+        captured = _captured_sizes(runtime)
 
     drop_schema()
     empty = statistics.median(results["empty"])
@@ -156,17 +201,26 @@ def main() -> int:
         f"\nJobs per second, one SimpleWorker process, {backend}, medians of {args.rounds} "
         f"rounds of {args.jobs} jobs"
     )
-    print(f"  {'RQ empty job (baseline)':<36}{empty:>8.0f}/s")
-    for name, label in (
+    print(f"  {'RQ empty job (baseline)':<40}{empty:>8.0f}/s")
+    kinds = [
         ("send", "send_message (outbox transports)"),
         ("subscriber", "on_milestone (policy + first send)"),
-    ):
+    ]
+    if args.floors:
+        kinds += [
+            ("floor_send", "floor of a send job (not Relais)"),
+            ("floor_milestone", "floor of a milestone job (not Relais)"),
+        ]
+    for name, label in kinds:
         median = statistics.median(results[name])
         print(
-            f"  {label:<36}{median:>8.0f}/s   ratio {statistics.median(ratios[name]):.2f}"
+            f"  {label:<40}{median:>8.0f}/s   ratio {statistics.median(ratios[name]):.2f}"
             f" (median of the rounds' ratios)"
         )
     print("target: notification jobs >= 0.70 of the empty job")
+    print("\nCaptured in the outbox, mean characters (channel, html, text):")
+    for source, rows in captured.items():
+        print(f"  {source}: " + "; ".join(f"{c} {h:.0f} / {t:.0f}" for c, h, t in rows))
     return 0
 
 
@@ -246,7 +300,33 @@ def _seed(runtime, count: int) -> tuple[int, list[int]]:  # type: ignore[no-unty
         return shop.id, order_ids
 
 
-def _queue_messages(runtime, shop_id: int, order_ids: list[int], round_no: int) -> list[int]:  # type: ignore[no-untyped-def]
+def _captured_sizes(runtime) -> dict[str, list[tuple[str, float, float]]]:  # type: ignore[no-untyped-def]
+    """Mean sizes of what the real jobs and the floor jobs captured, by channel."""
+    from sqlalchemy import case, func, select
+
+    from plugin.notifications.models import OutboxEntry
+
+    source = case(
+        (OutboxEntry.provider_id.like("outbox-floor-%"), "floor jobs"), else_="Relais jobs"
+    )
+    query = (
+        select(
+            source,
+            OutboxEntry.channel,
+            func.avg(func.coalesce(func.length(OutboxEntry.html), 0)),
+            func.avg(func.length(OutboxEntry.text)),
+        )
+        .group_by(source, OutboxEntry.channel)
+        .order_by(source, OutboxEntry.channel)
+    )
+    sizes: dict[str, list[tuple[str, float, float]]] = {}
+    with runtime.db.session() as session:
+        for name, channel, html, text in session.execute(query):
+            sizes.setdefault(name, []).append((channel, float(html), float(text)))
+    return sizes
+
+
+def _queue_messages(runtime, shop_id: int, order_ids: list[int], tag: str) -> list[int]:  # type: ignore[no-untyped-def]
     """Queued messages, half emails and half SMS, as the subscriber job creates them."""
     from sqlalchemy import select
 
@@ -265,7 +345,7 @@ def _queue_messages(runtime, shop_id: int, order_ids: list[int], round_no: int) 
                 shop_id=shop_id,
                 order_id=order_id,
                 shipment_id=shipments[order_id],
-                dedupe_key=f"bench:{round_no}:{order_id}",
+                dedupe_key=f"bench:{tag}:{order_id}",
                 kind="milestone",
                 milestone="out_for_delivery",
                 milestone_at=now - timedelta(hours=1),
@@ -284,7 +364,7 @@ def _queue_messages(runtime, shop_id: int, order_ids: list[int], round_no: int) 
     return ids
 
 
-def _events(runtime, shop_id: int, order_ids: list[int], round_no: int) -> list[int]:  # type: ignore[no-untyped-def]
+def _events(runtime, shop_id: int, order_ids: list[int], round_no: int, tag: str) -> list[int]:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from plugin.models import DomainEvent, Shipment
@@ -315,7 +395,7 @@ def _events(runtime, shop_id: int, order_ids: list[int], round_no: int) -> list[
                 kind="milestone_reached",
                 milestone=milestone,
                 happened_at=datetime.now(UTC),
-                dedupe_key=f"bench:{round_no}:{order_id}",
+                dedupe_key=f"bench:{tag}:{order_id}",
                 dispatched_at=datetime.now(UTC),
             )
             session.add(event)
