@@ -207,7 +207,8 @@ class _LinkSerializer(URLSafeSerializer):
 
     def dump_payload(self, obj: Any) -> bytes:
         data = Serializer.dump_payload(self, obj)  # the JSON, before the mixin compresses it
-        compressor = zlib.compressobj(6, zlib.DEFLATED, 10, 2)
+        # zlib's default level; a 2**10-byte window and little memory (the defaults: 2**15, 8).
+        compressor = zlib.compressobj(level=6, wbits=10, memLevel=2)
         compressed = compressor.compress(data) + compressor.flush()
         if len(compressed) < len(data) - 1:
             return b"." + base64_encode(compressed)
