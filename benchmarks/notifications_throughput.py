@@ -124,30 +124,30 @@ def main() -> int:
             results["empty"].append(rate)
             return rate
 
+        def burst(queue: str, function: str, ids: list[int], job_id: str) -> float:
+            """One job per id (``job_id`` formats it), queued then drained: jobs per second."""
+            for item_id in ids:
+                runtime.queues.enqueue(
+                    queue, function, item_id, job_id=job_id.format(item_id), retry=None
+                )
+            return len(ids) / drain(queue)
+
         for round_no in range(args.rounds):
             before = empty_round(f"{round_no}a")
-            message_ids = _queue_messages(runtime, shop_id, order_ids, str(round_no))
-            for message_id in message_ids:
-                runtime.queues.enqueue(
-                    "notifications",
-                    "plugin.notifications.jobs.send_message",
-                    message_id,
-                    job_id=f"notify-{message_id}-0",
-                    retry=None,
-                )
-            send = len(message_ids) / drain()
+            send = burst(
+                "notifications",
+                "plugin.notifications.jobs.send_message",
+                _queue_messages(runtime, shop_id, order_ids, str(round_no)),
+                "notify-{}-0",
+            )
             between = empty_round(f"{round_no}b")
-            event_ids = _events(runtime, shop_id, order_ids, round_no, str(round_no))
             # On the "events" queue, where the app queues them.
-            for event_id in event_ids:
-                runtime.queues.enqueue(
-                    "events",
-                    "plugin.notifications.jobs.on_milestone",
-                    event_id,
-                    job_id=f"event-{event_id}-notify",
-                    retry=None,
-                )
-            subscriber = len(event_ids) / drain("events")
+            subscriber = burst(
+                "events",
+                "plugin.notifications.jobs.on_milestone",
+                _events(runtime, shop_id, order_ids, round_no, str(round_no)),
+                "event-{}-notify",
+            )
             drain()
             after = empty_round(f"{round_no}c")
             # Each kind is compared with the empty jobs measured just around it, so that a
@@ -163,25 +163,19 @@ def main() -> int:
             )
             if args.floors:
                 tag = f"{round_no}-floor"
-                for message_id in _queue_messages(runtime, shop_id, order_ids, tag):
-                    runtime.queues.enqueue(
-                        "notifications",
-                        "notifications_floor.floor_send",
-                        message_id,
-                        job_id=f"floor-send-{message_id}",
-                        retry=None,
-                    )
-                floor_send = args.jobs / drain()
+                floor_send = burst(
+                    "notifications",
+                    "notifications_floor.floor_send",
+                    _queue_messages(runtime, shop_id, order_ids, tag),
+                    "floor-send-{}",
+                )
                 middle = empty_round(f"{round_no}d")
-                for event_id in _events(runtime, shop_id, order_ids, round_no, tag):
-                    runtime.queues.enqueue(
-                        "events",
-                        "notifications_floor.floor_milestone",
-                        event_id,
-                        job_id=f"floor-milestone-{event_id}",
-                        retry=None,
-                    )
-                floor_milestone = args.jobs / drain("events")
+                floor_milestone = burst(
+                    "events",
+                    "notifications_floor.floor_milestone",
+                    _events(runtime, shop_id, order_ids, round_no, tag),
+                    "floor-milestone-{}",
+                )
                 last = empty_round(f"{round_no}e")
                 results["floor_send"].append(floor_send)
                 results["floor_milestone"].append(floor_milestone)
