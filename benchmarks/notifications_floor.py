@@ -28,6 +28,7 @@ from plugin.upsert import insert_once
 _PARAGRAPH = "<p>" + "Bonjour Camille, votre colis est en route vers Lyon. " * 17 + "</p>\n"
 EMAIL_HTML = _PARAGRAPH * 7
 EMAIL_TEXT = EMAIL_HTML[:1200]
+EMAIL_SUBJECT = "Votre commande arrive aujourd'hui"
 SMS_TEXT = (
     "Maison Lumière : votre commande #1042 arrive aujourd'hui. Suivi : "
     "https://relais.example/s/AbCdEfGhIjKlMnOpQrStUv0123456789 STOP au 36111"
@@ -120,6 +121,8 @@ def _capture_and_mark(
 ) -> None:
     email = channel == "email"
     provider_id = f"outbox-floor-{message_id}"
+    subject = EMAIL_SUBJECT if email else None
+    text = EMAIL_TEXT if email else SMS_TEXT
     connection.execute(
         _CAPTURE,
         {
@@ -128,8 +131,8 @@ def _capture_and_mark(
             "channel": channel,
             "recipient": recipient,
             "sender": "Maison Lumière <bonjour@maison-lumiere.fr>" if email else "Relais",
-            "subject": "Votre commande arrive aujourd'hui" if email else None,
-            "text": EMAIL_TEXT if email else SMS_TEXT,
+            "subject": subject,
+            "text": text,
             "html": EMAIL_HTML if email else None,
             "meta": {},
             "created_at": now,
@@ -143,8 +146,8 @@ def _capture_and_mark(
             "attempts": 1,
             "provider_id": provider_id,
             "sent_at": now,
-            "subject": "Votre commande arrive aujourd'hui" if email else None,
-            "body_text": EMAIL_TEXT if email else SMS_TEXT,
+            "subject": subject,
+            "body_text": text,
             "lease_until": None,
             "updated_at": now,
         },

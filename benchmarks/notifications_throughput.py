@@ -132,6 +132,13 @@ def main() -> int:
                 )
             return len(ids) / drain(queue)
 
+        def record(kind: str, rate: float, empty_before: float, empty_after: float) -> str:
+            """Keep a kind's rate and its ratio to the empty jobs measured just around it (a
+            machine busy with something else then weighs on both sides alike)."""
+            results[kind].append(rate)
+            ratios[kind].append(rate / ((empty_before + empty_after) / 2))
+            return f"{rate:.0f}/s ({ratios[kind][-1]:.2f})"
+
         for round_no in range(args.rounds):
             before = empty_round(f"{round_no}a")
             send = burst(
@@ -150,16 +157,10 @@ def main() -> int:
             )
             drain()
             after = empty_round(f"{round_no}c")
-            # Each kind is compared with the empty jobs measured just around it, so that a
-            # machine busy with something else weighs on both sides alike.
-            results["send"].append(send)
-            results["subscriber"].append(subscriber)
-            ratios["send"].append(send / ((before + between) / 2))
-            ratios["subscriber"].append(subscriber / ((between + after) / 2))
             line = (
                 f"round {round_no + 1}: empty {before:.0f}/{between:.0f}/{after:.0f}/s, "
-                f"send {send:.0f}/s ({ratios['send'][-1]:.2f}), "
-                f"subscriber {subscriber:.0f}/s ({ratios['subscriber'][-1]:.2f})"
+                f"send {record('send', send, before, between)}, "
+                f"subscriber {record('subscriber', subscriber, between, after)}"
             )
             if args.floors:
                 tag = f"{round_no}-floor"
@@ -177,13 +178,9 @@ def main() -> int:
                     "floor-milestone-{}",
                 )
                 last = empty_round(f"{round_no}e")
-                results["floor_send"].append(floor_send)
-                results["floor_milestone"].append(floor_milestone)
-                ratios["floor_send"].append(floor_send / ((after + middle) / 2))
-                ratios["floor_milestone"].append(floor_milestone / ((middle + last) / 2))
                 line += (
-                    f", floors {floor_send:.0f}/s ({ratios['floor_send'][-1]:.2f}) and "
-                    f"{floor_milestone:.0f}/s ({ratios['floor_milestone'][-1]:.2f})"
+                    f", floors {record('floor_send', floor_send, after, middle)} and "
+                    f"{record('floor_milestone', floor_milestone, middle, last)}"
                 )
             print(line, flush=True)
         captured = _captured_sizes(runtime)
